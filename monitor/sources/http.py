@@ -82,7 +82,12 @@ def retry_after_seconds(response: httpx.Response, *, now: datetime | None = None
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    delta = (when - (now or datetime.now(UTC))).total_seconds()
+    if when.tzinfo is None:  # "-0000" gives a naive datetime; HTTP dates are UTC
+        when = when.replace(tzinfo=UTC)
+    now = now or datetime.now(UTC)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    delta = (when - now).total_seconds()
     return min(max(delta, 0.0), MAX_RETRY_AFTER)
 
 
@@ -120,6 +125,9 @@ def fetch(
             continue
         except httpx.TransportError as exc:
             last = f"connection failed ({type(exc).__name__}: {exc})"
+            continue
+        except httpx.RequestError as exc:  # e.g. DecodingError (corrupt gzip body), TooManyRedirects
+            last = f"request failed ({type(exc).__name__}: {exc})"
             continue
         if response.status_code in RETRY_STATUSES:
             last = f"HTTP {response.status_code}: {describe_body(response)}"

@@ -1,0 +1,429 @@
+"""The store: SQLite (WAL) or PostgreSQL through SQLModel; takes and returns domain objects.
+
+Imports domain, errors and store.models only. ``Store.transaction()`` yields a ``Tx`` whose writes commit
+together (trial state, changes, events and their outbox alerts), so a crash never splits them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, Text, cast, create_engine, event, func, or_, select, update
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
+
+from monitor.domain import Alert, Change, Event, EventKind, Publication, SyncState
+from monitor.errors import StoreError
+from monitor.store.models import (
+    AlertRow,
+    ChangeRow,
+    DigestRow,
+    EventRow,
+    PublicationRow,
+    SyncStateRow,
+    TrialPublicationRow,
+    TrialRow,
+)
+
+MIGRATIONS_HEAD = "0001"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine with SQLite pragmas (WAL, busy timeout, foreign keys) set on every connection."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL, None for other databases and in-memory SQLite."""
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split("///", 1)[1] if "///" in url else ""
+    path = path.split("?", 1)[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
+def _event_from_row(row: EventRow) -> Event:
+    return Event(
+        kind=EventKind(row.kind), key=row.key, created_at=row.created_at, nct_id=row.nct_id,
+        query=row.query, payload=dict(row.payload or {}),
+    )
+
+
+def _sync_from_row(row: SyncStateRow) -> SyncState:
+    return SyncState(
+        source=row.source, query=row.query, watermark=row.watermark, data_timestamp=row.data_timestamp,
+        last_success_at=row.last_success_at, consecutive_failures=row.consecutive_failures,
+        failing=row.failing, last_error=row.last_error,
+    )
+
+
+class Tx:
+    """Writes of one unit of work; created by ``Store.transaction()``."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # trials --------------------------------------------------------------------------------------------
+    def trial_rows(self, nct_ids: Iterable[str]) -> dict[str, TrialRow]:
+        ids = list(dict.fromkeys(nct_ids))
+        rows: dict[str, TrialRow] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for row in self.session.scalars(select(TrialRow).where(TrialRow.nct_id.in_(chunk))):  # type: ignore[attr-defined]
+                rows[row.nct_id] = row
+        return rows
+
+    def save_trial(self, row: TrialRow) -> None:
+        self.session.add(row)
+
+    def add_changes(self, changes: Sequence[Change]) -> None:
+        for c in changes:
+            self.session.add(ChangeRow(nct_id=c.nct_id, field=c.field, old=c.old, new=c.new, seen_at=c.seen_at))
+
+    def add_events(self, events: Sequence[Event], *, baseline: bool = False) -> list[Event]:
+        """Insert events whose key is new; returns those inserted (the others were recorded before)."""
+        if not events:
+            return []
+        self.session.flush()
+        keys = [e.key for e in events]
+        existing = set(self.session.scalars(select(EventRow.key).where(EventRow.key.in_(keys))))  # type: ignore[attr-defined]
+        inserted = []
+        for e in events:
+            if e.key in existing:
+                continue
+            existing.add(e.key)
+            self.session.add(EventRow(key=e.key, kind=e.kind.value, nct_id=e.nct_id, query=e.query,
+                                      baseline=baseline, payload=dict(e.payload), created_at=e.created_at))
+            inserted.append(e)
+        return inserted
+
+    def add_alert(self, *, key: str, events: Sequence[Event], nct_id: str | None, query: str | None,
+                  trial: Mapping[str, Any], created_at: datetime, baseline_summary: bool = False) -> bool:
+        """Queue one alert in the outbox (same transaction as its events); False when the key exists."""
+        self.session.flush()
+        if self.session.scalar(select(AlertRow.id).where(AlertRow.key == key)) is not None:
+            return False
+        self.session.add(AlertRow(key=key, nct_id=nct_id, query=query, event_keys=[e.key for e in events],
+                                  trial=dict(trial), baseline_summary=baseline_summary, created_at=created_at))
+        return True
+
+    # publications ---------------------------------------------------------------------------------------
+    def save_publication(self, pub: Publication, *, efficacy: bool, evidence: Sequence[Mapping[str, str]],
+                         seen_at: datetime) -> None:
+        row = self.session.get(PublicationRow, pub.pmid)
+        values = dict(
+            title=pub.title, abstract=pub.abstract, journal=pub.journal, published_on=pub.published_on,
+            doi=pub.doi, pmc_id=pub.pmc_id, publication_types=list(pub.publication_types),
+            nct_ids=list(pub.nct_ids), is_book=pub.is_book, efficacy=efficacy,
+            efficacy_evidence=[dict(e) for e in evidence],
+        )
+        if row is None:
+            self.session.add(PublicationRow(pmid=pub.pmid, first_seen_at=seen_at, **values))
+        else:
+            for name, value in values.items():
+                setattr(row, name, value)
+
+    def link(self, nct_id: str, pmid: str, how: str, *, at: datetime) -> bool:
+        """Record that a paper belongs to a trial; False when this exact link exists already."""
+        self.session.flush()
+        found = self.session.scalar(select(TrialPublicationRow.id).where(
+            TrialPublicationRow.nct_id == nct_id, TrialPublicationRow.pmid == pmid, TrialPublicationRow.how == how))
+        if found is not None:
+            return False
+        self.session.add(TrialPublicationRow(nct_id=nct_id, pmid=pmid, how=how, linked_at=at))
+        return True
+
+    # sync state -----------------------------------------------------------------------------------------
+    def save_sync(self, state: SyncState, *, attempted_at: datetime) -> None:
+        row = self.session.get(SyncStateRow, (state.source, state.query))
+        if row is None:
+            row = SyncStateRow(source=state.source, query=state.query)
+        row.watermark = state.watermark
+        row.data_timestamp = state.data_timestamp
+        row.last_success_at = state.last_success_at
+        row.last_attempt_at = attempted_at
+        row.consecutive_failures = state.consecutive_failures
+        row.failing = state.failing
+        row.last_error = state.last_error
+        self.session.add(row)
+
+
+class Store:
+    """The database of trials, changes, events, alerts, publications, sync state and digests."""
+
+    def __init__(self, engine: Engine, *, url: str) -> None:
+        self.engine = engine
+        self.url = url
+
+    # lifecycle ------------------------------------------------------------------------------------------
+    def current_revision(self) -> str | None:
+        from alembic.runtime.migration import MigrationContext
+
+        try:
+            with self.engine.connect() as conn:
+                return MigrationContext.configure(conn).get_current_revision()
+        except OperationalError as exc:
+            raise StoreError(f"cannot open the database {self.display_url}: {exc.orig}") from None
+
+    def upgrade(self) -> tuple[str | None, str | None]:
+        """Apply migrations up to head; returns (revision before, revision after)."""
+        from alembic import command
+        from alembic.config import Config
+
+        before = self.current_revision()
+        path = sqlite_path(self.url)
+        if path is not None and path.parent and not path.parent.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+        config = Config()
+        config.set_main_option("script_location", str(migrations_dir()))
+        config.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
+        with self.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+        return before, self.current_revision()
+
+    def ensure_schema(self) -> None:
+        """Migrate a fresh or outdated database automatically (product.md section 6)."""
+        if self.current_revision() != MIGRATIONS_HEAD:
+            self.upgrade()
+
+    @property
+    def display_url(self) -> str:
+        """The URL without a password, for messages."""
+        from sqlalchemy.engine import make_url
+
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            try:
+                yield Tx(session)
+                session.commit()
+            except OperationalError as exc:
+                session.rollback()
+                raise StoreError(f"database error on {self.display_url}: {exc.orig}") from None
+            except BaseException:
+                session.rollback()
+                raise
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            yield session
+
+    # sync state -----------------------------------------------------------------------------------------
+    def get_sync(self, source: str, query: str) -> SyncState:
+        with self._read() as s:
+            row = s.get(SyncStateRow, (source, query))
+            return _sync_from_row(row) if row else SyncState(source=source, query=query)
+
+    def sync_states(self) -> list[SyncState]:
+        with self._read() as s:
+            return [_sync_from_row(r) for r in s.scalars(select(SyncStateRow).order_by(SyncStateRow.source))]
+
+    # trials ---------------------------------------------------------------------------------------------
+    def trial(self, nct_id: str) -> TrialRow | None:
+        with self._read() as s:
+            return s.get(TrialRow, nct_id.upper())
+
+    def trials(self, *, cell_free: bool | None = None, cancer: bool | None = None, product_class: str | None = None,
+               phase: str | None = None) -> list[TrialRow]:
+        stmt = select(TrialRow)
+        if cell_free is not None:
+            stmt = stmt.where(TrialRow.cell_free == cell_free)
+        if cancer is not None:
+            stmt = stmt.where(TrialRow.cancer == cancer)
+        if product_class:
+            stmt = stmt.where(TrialRow.product_class == product_class)
+        if phase:
+            stmt = stmt.where(TrialRow.phase == phase)
+        with self._read() as s:
+            return list(s.scalars(stmt.order_by(TrialRow.nct_id)))
+
+    def tracked_nct_ids(self) -> list[str]:
+        with self._read() as s:
+            return list(s.scalars(select(TrialRow.nct_id).order_by(TrialRow.nct_id)))
+
+    def count_trials(self) -> int:
+        with self._read() as s:
+            return int(s.scalar(select(func.count()).select_from(TrialRow)) or 0)
+
+    def stale_trials(self, classifier_version: str, overridden: Iterable[str]) -> list[TrialRow]:
+        """Trials whose classification must be recomputed: another classifier version, or overrides
+        set now or before (a removed override must be undone too)."""
+        ids = list(overridden)
+        stmt = select(TrialRow).where(or_(
+            TrialRow.classifier_version != classifier_version,
+            TrialRow.nct_id.in_(ids),  # type: ignore[attr-defined]
+            cast(TrialRow.override, Text) != "{}",
+        ))
+        with self._read() as s:
+            return list(s.scalars(stmt))
+
+    def changes(self, nct_id: str) -> list[ChangeRow]:
+        with self._read() as s:
+            stmt = select(ChangeRow).where(ChangeRow.nct_id == nct_id).order_by(ChangeRow.seen_at, ChangeRow.id)
+            return list(s.scalars(stmt))
+
+    # events ---------------------------------------------------------------------------------------------
+    def events(self, *, nct_id: str | None = None, since: datetime | None = None, until: datetime | None = None,
+               include_baseline: bool = True) -> list[Event]:
+        stmt = select(EventRow)
+        if nct_id is not None:
+            stmt = stmt.where(EventRow.nct_id == nct_id)
+        if since is not None:
+            stmt = stmt.where(EventRow.created_at >= since)
+        if until is not None:
+            stmt = stmt.where(EventRow.created_at < until)
+        if not include_baseline:
+            stmt = stmt.where(EventRow.baseline.is_(False))  # type: ignore[attr-defined]
+        with self._read() as s:
+            return [_event_from_row(r) for r in s.scalars(stmt.order_by(EventRow.created_at, EventRow.id))]
+
+    def baseline_event_keys(self, keys: Iterable[str]) -> set[str]:
+        with self._read() as s:
+            stmt = select(EventRow.key).where(EventRow.key.in_(list(keys)), EventRow.baseline.is_(True))  # type: ignore[attr-defined]
+            return set(s.scalars(stmt))
+
+    def has_event(self, key: str) -> bool:
+        with self._read() as s:
+            return s.scalar(select(EventRow.id).where(EventRow.key == key)) is not None
+
+    # alerts (outbox) ------------------------------------------------------------------------------------
+    def _alert(self, s: Session, row: AlertRow) -> Alert:
+        rows = list(s.scalars(select(EventRow).where(EventRow.key.in_(row.event_keys))))  # type: ignore[attr-defined]
+        order = {k: i for i, k in enumerate(row.event_keys)}
+        events = tuple(_event_from_row(r) for r in sorted(rows, key=lambda r: order.get(r.key, 0)))
+        return Alert(id=row.id or 0, key=row.key, nct_id=row.nct_id, query=row.query, events=events,
+                     trial=dict(row.trial), status=row.status, attempts=row.attempts, created_at=row.created_at,
+                     last_error=row.last_error, message_ts=row.message_ts, baseline_summary=row.baseline_summary)
+
+    def alerts(self, *, pending_only: bool = False, limit: int | None = None) -> list[Alert]:
+        stmt = select(AlertRow)
+        if pending_only:
+            stmt = stmt.where(AlertRow.status != "sent")
+        stmt = stmt.order_by(AlertRow.id)
+        if limit:
+            stmt = stmt.limit(limit)
+        with self._read() as s:
+            return [self._alert(s, r) for r in s.scalars(stmt)]
+
+    def mark_alert_sending(self, alert_id: int, *, at: datetime) -> None:
+        """Before a send: from here on the message may exist in Slack even if we crash."""
+        with self.transaction() as tx:
+            tx.session.execute(update(AlertRow).where(AlertRow.id == alert_id).values(
+                status="sending", attempts=AlertRow.attempts + 1, last_attempt_at=at))
+
+    def mark_alert_sent(self, alert_id: int, *, at: datetime, message_ts: str | None) -> None:
+        with self.transaction() as tx:
+            tx.session.execute(update(AlertRow).where(AlertRow.id == alert_id).values(
+                status="sent", sent_at=at, message_ts=message_ts, last_error=None))
+
+    def mark_alert_failed(self, alert_id: int, *, error: str, definitely_not_sent: bool) -> None:
+        """After a failed send; ``definitely_not_sent`` returns it to pending (no lookup needed next time)."""
+        values: dict[str, Any] = {"last_error": error}
+        if definitely_not_sent:
+            values["status"] = "pending"
+        with self.transaction() as tx:
+            tx.session.execute(update(AlertRow).where(AlertRow.id == alert_id).values(**values))
+
+    def alert_last_attempt(self, alert_id: int) -> datetime | None:
+        with self._read() as s:
+            return s.scalar(select(AlertRow.last_attempt_at).where(AlertRow.id == alert_id))
+
+    # publications ---------------------------------------------------------------------------------------
+    def known_pmids(self, pmids: Iterable[str]) -> set[str]:
+        ids = list(dict.fromkeys(pmids))
+        known: set[str] = set()
+        with self._read() as s:
+            for start in range(0, len(ids), 500):
+                stmt = select(PublicationRow.pmid).where(PublicationRow.pmid.in_(ids[start : start + 500]))  # type: ignore[attr-defined]
+                known.update(s.scalars(stmt))
+        return known
+
+    def publication_mentions(self) -> list[tuple[str, list[str]]]:
+        """(pmid, NCT ids named by the paper) for every stored paper."""
+        with self._read() as s:
+            return [(p, list(n)) for p, n in s.execute(select(PublicationRow.pmid, PublicationRow.nct_ids))]
+
+    def publication(self, pmid: str) -> PublicationRow | None:
+        with self._read() as s:
+            return s.get(PublicationRow, pmid)
+
+    def publications_for(self, nct_id: str) -> list[tuple[PublicationRow, list[str]]]:
+        """Papers linked to a trial, each with the ways it was linked."""
+        with self._read() as s:
+            links = list(s.scalars(select(TrialPublicationRow).where(TrialPublicationRow.nct_id == nct_id)
+                                   .order_by(TrialPublicationRow.linked_at, TrialPublicationRow.id)))
+            hows: dict[str, list[str]] = {}
+            for link in links:
+                hows.setdefault(link.pmid, []).append(link.how)
+            out = []
+            for pmid, how in hows.items():
+                row = s.get(PublicationRow, pmid)
+                if row is not None:
+                    out.append((row, how))
+            return out
+
+    def links(self) -> set[tuple[str, str]]:
+        with self._read() as s:
+            return set(s.execute(select(TrialPublicationRow.nct_id, TrialPublicationRow.pmid)).tuples())
+
+    def reference_pmids(self) -> dict[str, list[tuple[str, str]]]:
+        """pmid -> [(nct_id, reference type)] from the CT.gov references of tracked trials."""
+        out: dict[str, list[tuple[str, str]]] = {}
+        with self._read() as s:
+            for nct_id, state in s.execute(select(TrialRow.nct_id, TrialRow.state)):
+                for ref in (state or {}).get("references", []):
+                    out.setdefault(str(ref.get("pmid")), []).append((nct_id, str(ref.get("type") or "")))
+        return out
+
+    # digests --------------------------------------------------------------------------------------------
+    def last_sent_digest(self) -> DigestRow | None:
+        with self._read() as s:
+            stmt = select(DigestRow).where(DigestRow.status == "sent").order_by(DigestRow.period_end.desc())  # type: ignore[attr-defined]
+            return s.scalars(stmt).first()
+
+    def pending_digests(self) -> list[DigestRow]:
+        with self._read() as s:
+            stmt = select(DigestRow).where(DigestRow.status != "sent").order_by(DigestRow.period_start)
+            return list(s.scalars(stmt))
+
+    def save_digest(self, row: DigestRow) -> DigestRow:
+        with self.transaction() as tx:
+            merged = tx.session.merge(row)
+            tx.session.flush()
+            return merged
+
+
+def migrations_dir() -> Path:
+    """The Alembic scripts: the repository's ``migrations/`` or the installed ``migrations`` package."""
+    here = Path(__file__).resolve().parents[2] / "migrations"
+    if (here / "env.py").exists():
+        return here
+    import migrations
+
+    return Path(migrations.__file__).resolve().parent
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
