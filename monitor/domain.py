@@ -202,6 +202,64 @@ class Classification:
             "cancer_types": list(self.cancer_types),
         }
 
+    def to_json(self) -> dict[str, JSON]:
+        """Plain values plus evidence and overridden fields, as stored with the trial."""
+        return {
+            **self.as_dict(),
+            "evidence": {k: [{"field": e.field, "words": e.words} for e in v] for k, v in self.evidence.items()},
+            "overridden": sorted(self.overridden),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, JSON]) -> Classification:
+        return cls(
+            product_class=data["product_class"], cell_free=bool(data["cell_free"]),
+            engineered=bool(data.get("engineered")), source=data.get("source", "unknown"), phase=data.get("phase"),
+            cancer=bool(data.get("cancer")), cancer_types=tuple(data.get("cancer_types", ())),
+            evidence={k: tuple(Evidence(e["field"], e["words"]) for e in v)
+                      for k, v in (data.get("evidence") or {}).items()},
+            overridden=frozenset(data.get("overridden", ())),
+        )
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """A tracked trial as stored: current state, classification (with evidence) and bookkeeping."""
+
+    nct_id: str
+    title: str
+    overall_status: str | None
+    phase: str | None
+    product_class: str
+    cell_free: bool
+    cancer: bool
+    has_results: bool
+    lead_sponsor: str | None
+    last_update_posted_on: str | None
+    state: Mapping[str, JSON]
+    classification: Mapping[str, JSON]
+    classifier_version: str
+    override: Mapping[str, JSON]
+    queries: tuple[str, ...]
+    first_seen_at: datetime
+    updated_at: datetime
+
+    @property
+    def url(self) -> str:
+        return f"https://clinicaltrials.gov/study/{self.nct_id}"
+
+    def card(self, publications: tuple[Mapping[str, JSON], ...] = ()) -> dict[str, JSON]:
+        """The snapshot an alert carries (Slack renders it)."""
+        c = self.classification
+        return {
+            "nct_id": self.nct_id, "title": self.title, "url": self.url,
+            "product_class": self.product_class, "cell_free": self.cell_free,
+            "engineered": bool(c.get("engineered")), "source": c.get("source"), "phase": self.phase,
+            "status": self.overall_status, "sponsor": self.lead_sponsor, "cancer": self.cancer,
+            "cancer_types": list(c.get("cancer_types", [])), "evidence": dict(c.get("evidence", {})),
+            "overridden": list(c.get("overridden", [])), "publications": [dict(p) for p in publications],
+        }
+
 
 @dataclass(frozen=True)
 class Publication:

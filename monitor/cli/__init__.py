@@ -16,5 +16,24 @@ def cli() -> None:
     """
 
 
+def _register() -> None:
+    from monitor.cli.admin import db_group, queries_cmd, settings_cmd
+    from monitor.cli.check import check_cmd
+    from monitor.cli.trials import show_cmd, trials_cmd
+
+    for command in (check_cmd, trials_cmd, show_cmd, db_group, queries_cmd, settings_cmd):
+        cli.add_command(command)
+    for module, name in (("classify", "classify_cmd"), ("alerts", "alerts_cmd"), ("digest", "digest_cmd"),
+                         ("run", "run_cmd")):
+        try:
+            mod = __import__(f"monitor.cli.{module}", fromlist=[name])
+        except ImportError:
+            continue
+        cli.add_command(getattr(mod, name))
+
+
+_register()
+
+
 def main() -> None:
     cli(prog_name="monitor")

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, Text, cast, create_engine, event, func, or_, sele
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from monitor.domain import Alert, Change, Event, EventKind, Publication, SyncState
+from monitor.domain import Alert, Change, Classification, Event, EventKind, Publication, Study, SyncState, TrialRecord
 from monitor.errors import StoreError
 from monitor.store.models import (
     AlertRow,
@@ -75,6 +75,26 @@ def _sync_from_row(row: SyncStateRow) -> SyncState:
     )
 
 
+def record_from_row(row: TrialRow) -> TrialRecord:
+    return TrialRecord(
+        nct_id=row.nct_id, title=row.title, overall_status=row.overall_status, phase=row.phase,
+        product_class=row.product_class, cell_free=row.cell_free, cancer=row.cancer, has_results=row.has_results,
+        lead_sponsor=row.lead_sponsor, last_update_posted_on=row.last_update_posted_on, state=dict(row.state),
+        classification=dict(row.classification), classifier_version=row.classifier_version,
+        override=dict(row.override or {}), queries=tuple(row.queries or ()), first_seen_at=row.first_seen_at,
+        updated_at=row.updated_at,
+    )
+
+
+def publication_from_row(row: PublicationRow) -> tuple[Publication, bool, list[dict[str, str]]]:
+    pub = Publication(
+        pmid=row.pmid, title=row.title, abstract=row.abstract, journal=row.journal, published_on=row.published_on,
+        doi=row.doi, pmc_id=row.pmc_id, publication_types=tuple(row.publication_types),
+        databank_nct_ids=tuple(row.nct_ids), is_book=row.is_book,
+    )
+    return pub, row.efficacy, list(row.efficacy_evidence)
+
+
 class Tx:
     """Writes of one unit of work; created by ``Store.transaction()``."""
 
@@ -93,6 +113,39 @@ class Tx:
 
     def save_trial(self, row: TrialRow) -> None:
         self.session.add(row)
+
+    def trial_records(self, nct_ids: Iterable[str]) -> dict[str, TrialRecord]:
+        return {k: record_from_row(v) for k, v in self.trial_rows(nct_ids).items()}
+
+    def upsert_trial(self, study: Study, classification: Classification, state: Mapping[str, Any], *,
+                     query: str | None, classifier_version: str, override: Mapping[str, Any], now: datetime,
+                     raw: str | None = None) -> TrialRecord:
+        """Insert or update a trial's current state; ``raw`` (JSON text) replaces the stored record if given."""
+        row = self.session.get(TrialRow, study.nct_id)
+        if row is None:
+            row = TrialRow(nct_id=study.nct_id, title=study.title, product_class="", cell_free=False, cancer=False,
+                           state={}, classification={}, classifier_version="", raw=raw or "{}", first_seen_at=now,
+                           updated_at=now, queries=[])
+        row.title = study.title
+        row.overall_status = study.overall_status
+        row.phase = classification.phase
+        row.product_class = classification.product_class
+        row.cell_free = classification.cell_free
+        row.cancer = classification.cancer
+        row.has_results = study.has_results
+        row.lead_sponsor = study.lead_sponsor
+        row.last_update_posted_on = study.last_update_posted_on or row.last_update_posted_on
+        row.state = dict(state)
+        row.classification = classification.to_json()
+        row.classifier_version = classifier_version
+        row.override = dict(override)
+        if query and query not in (row.queries or []):
+            row.queries = [*(row.queries or []), query]
+        if raw is not None:
+            row.raw = raw
+        row.updated_at = now
+        self.session.add(row)
+        return record_from_row(row)
 
     def add_changes(self, changes: Sequence[Change]) -> None:
         for c in changes:
@@ -169,9 +222,10 @@ class Tx:
 class Store:
     """The database of trials, changes, events, alerts, publications, sync state and digests."""
 
-    def __init__(self, engine: Engine, *, url: str) -> None:
+    def __init__(self, engine: Engine, *, url: str, dry_run: bool = False) -> None:
         self.engine = engine
         self.url = url
+        self.dry_run = dry_run
 
     # lifecycle ------------------------------------------------------------------------------------------
     def current_revision(self) -> str | None:
@@ -213,11 +267,60 @@ class Store:
         return make_url(self.url).render_as_string(hide_password=True)
 
     @contextmanager
+    def lock(self, *, timeout: float = 0.0) -> Iterator[None]:
+        """Exclusive use of the store by one run: a lock file beside a SQLite database, an advisory lock on
+        PostgreSQL. Another run waits up to ``timeout`` seconds, then gets a StoreError saying it is locked."""
+        path = sqlite_path(self.url)
+        if path is None:
+            with self._advisory_lock(timeout):
+                yield
+            return
+        from filelock import FileLock, Timeout
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(f"{path}.lock", timeout=timeout)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise StoreError(
+                f"the store {path} is locked by another monitor run; wait for it to finish (or raise "
+                f"MONITOR_LOCK_TIMEOUT to wait)"
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    @contextmanager
+    def _advisory_lock(self, timeout: float) -> Iterator[None]:
+        from sqlalchemy import text
+
+        if self.engine.dialect.name != "postgresql":
+            yield
+            return
+        import time
+
+        with self.engine.connect() as conn:
+            deadline = time.monotonic() + timeout
+            while not conn.execute(text("SELECT pg_try_advisory_lock(7305001)")).scalar():
+                if time.monotonic() >= deadline:
+                    raise StoreError(f"the store {self.display_url} is locked by another monitor run")
+                time.sleep(0.5)
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(7305001)"))
+
+    @contextmanager
     def transaction(self) -> Iterator[Tx]:
+        """One unit of work; with ``dry_run`` set on the store everything is rolled back."""
         with Session(self.engine, expire_on_commit=False) as session:
             try:
                 yield Tx(session)
-                session.commit()
+                if self.dry_run:
+                    session.rollback()
+                else:
+                    session.commit()
             except OperationalError as exc:
                 session.rollback()
                 raise StoreError(f"database error on {self.display_url}: {exc.orig}") from None
@@ -241,12 +344,17 @@ class Store:
             return [_sync_from_row(r) for r in s.scalars(select(SyncStateRow).order_by(SyncStateRow.source))]
 
     # trials ---------------------------------------------------------------------------------------------
-    def trial(self, nct_id: str) -> TrialRow | None:
+    def trial(self, nct_id: str) -> TrialRecord | None:
         with self._read() as s:
-            return s.get(TrialRow, nct_id.upper())
+            row = s.get(TrialRow, nct_id.upper())
+            return record_from_row(row) if row else None
+
+    def trial_raw(self, nct_id: str) -> str | None:
+        with self._read() as s:
+            return s.scalar(select(TrialRow.raw).where(TrialRow.nct_id == nct_id))
 
     def trials(self, *, cell_free: bool | None = None, cancer: bool | None = None, product_class: str | None = None,
-               phase: str | None = None) -> list[TrialRow]:
+               phase: str | None = None) -> list[TrialRecord]:
         stmt = select(TrialRow)
         if cell_free is not None:
             stmt = stmt.where(TrialRow.cell_free == cell_free)
@@ -257,7 +365,7 @@ class Store:
         if phase:
             stmt = stmt.where(TrialRow.phase == phase)
         with self._read() as s:
-            return list(s.scalars(stmt.order_by(TrialRow.nct_id)))
+            return [record_from_row(r) for r in s.scalars(stmt.order_by(TrialRow.nct_id))]
 
     def tracked_nct_ids(self) -> list[str]:
         with self._read() as s:
@@ -267,7 +375,7 @@ class Store:
         with self._read() as s:
             return int(s.scalar(select(func.count()).select_from(TrialRow)) or 0)
 
-    def stale_trials(self, classifier_version: str, overridden: Iterable[str]) -> list[TrialRow]:
+    def stale_trials(self, classifier_version: str, overridden: Iterable[str]) -> list[tuple[TrialRecord, str]]:
         """Trials whose classification must be recomputed: another classifier version, or overrides
         set now or before (a removed override must be undone too)."""
         ids = list(overridden)
@@ -277,12 +385,13 @@ class Store:
             cast(TrialRow.override, Text) != "{}",
         ))
         with self._read() as s:
-            return list(s.scalars(stmt))
+            return [(record_from_row(r), r.raw) for r in s.scalars(stmt)]
 
-    def changes(self, nct_id: str) -> list[ChangeRow]:
+    def changes(self, nct_id: str) -> list[Change]:
         with self._read() as s:
             stmt = select(ChangeRow).where(ChangeRow.nct_id == nct_id).order_by(ChangeRow.seen_at, ChangeRow.id)
-            return list(s.scalars(stmt))
+            return [Change(nct_id=r.nct_id, field=r.field, old=r.old, new=r.new, seen_at=r.seen_at)
+                    for r in s.scalars(stmt)]
 
     # events ---------------------------------------------------------------------------------------------
     def events(self, *, nct_id: str | None = None, since: datetime | None = None, until: datetime | None = None,
@@ -365,11 +474,13 @@ class Store:
         with self._read() as s:
             return [(p, list(n)) for p, n in s.execute(select(PublicationRow.pmid, PublicationRow.nct_ids))]
 
-    def publication(self, pmid: str) -> PublicationRow | None:
+    def publication(self, pmid: str) -> tuple[Publication, bool, list[dict[str, str]]] | None:
+        """A stored paper with its efficacy verdict and evidence."""
         with self._read() as s:
-            return s.get(PublicationRow, pmid)
+            row = s.get(PublicationRow, pmid)
+            return publication_from_row(row) if row else None
 
-    def publications_for(self, nct_id: str) -> list[tuple[PublicationRow, list[str]]]:
+    def publications_for(self, nct_id: str) -> list[tuple[Publication, bool, list[str]]]:
         """Papers linked to a trial, each with the ways it was linked."""
         with self._read() as s:
             links = list(s.scalars(select(TrialPublicationRow).where(TrialPublicationRow.nct_id == nct_id)
@@ -381,7 +492,8 @@ class Store:
             for pmid, how in hows.items():
                 row = s.get(PublicationRow, pmid)
                 if row is not None:
-                    out.append((row, how))
+                    pub, efficacy, _ = publication_from_row(row)
+                    out.append((pub, efficacy, how))
             return out
 
     def links(self) -> set[tuple[str, str]]:

@@ -1,0 +1,284 @@
+"""Use case ``run_check``: poll CT.gov for each query, classify, diff, store, derive events, queue alerts.
+
+Receives its collaborators (sources, store, classifier) as arguments and ``now`` as a parameter; it never reads
+settings and never sends anything (delivery is a separate step). Each page is one transaction: trial states,
+change rows, events and their outbox alerts commit together. The watermark moves only after a run that read
+every page without error; a study missing from a response is never treated as deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol
+
+from monitor.changes import (
+    change_events,
+    diff_states,
+    material_state,
+    new_trial_event,
+    results_events,
+    short_hash,
+)
+from monitor.domain import CheckReport, Classification, Event, EventKind, Query, Study, SyncState, TrialRecord
+from monitor.errors import MonitorError, SourceError
+from monitor.store.db import Store, Tx
+
+log = logging.getLogger("monitor.check")
+Progress = Callable[[str, int, int | None], None]  # (label, studies so far, total or None)
+
+
+class PageLike(Protocol):
+    studies: Sequence[Study]
+    record_errors: Sequence[str]
+    total_count: int | None
+
+
+class CtgovLike(Protocol):
+    kind: str
+
+    def data_timestamp(self) -> str: ...
+
+    def iter_pages(self, expression: str, *, since: date | None) -> Iterator[PageLike]: ...
+
+
+@dataclass(frozen=True)
+class Classifier:
+    """The classification seam: a pure function of the raw record, its version, and the user's overrides."""
+
+    classify: Callable[[Mapping[str, Any]], Classification]
+    version: str
+    overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    apply_override: Callable[[Classification, Mapping[str, Any]], Classification] | None = None
+    efficacy_outcomes: Callable[[Sequence[tuple[str, str]]], list[str]] = lambda pairs: []
+    outcome_kind: Callable[[str, str], str] = lambda measure, description: "other"
+
+    def __call__(self, study: Study) -> Classification:
+        result = self.classify(study.raw)
+        override = self.overrides.get(study.nct_id)
+        if override and self.apply_override is not None:
+            result = self.apply_override(result, override)
+        return result
+
+
+@dataclass
+class QueryOutcome:
+    new: int = 0
+    changed: int = 0
+    results: int = 0
+    alerts: int = 0
+    studies: int = 0
+    pages: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def should_alert(event: Event, query: Query, classification: Classification | None) -> bool:
+    """Whether an event of this query goes to Slack (product.md section 5; per-query kinds)."""
+    if event.kind not in query.alert_kinds:
+        return False
+    if event.kind is EventKind.NEW_TRIAL and query.new_trial_alert_requires_cell_free_cancer:
+        return classification is not None and classification.cell_free and classification.cancer
+    return True
+
+
+def alert_key(events: Sequence[Event]) -> str:
+    keys = sorted(e.key for e in events)
+    joined = "|".join(keys)
+    return joined if len(joined) <= 200 else f"{keys[0]}|+{len(keys) - 1}:{short_hash(keys)}"
+
+
+def queue_alert(tx: Tx, events: Sequence[Event], *, query: Query, card: Mapping[str, Any], nct_id: str | None,
+                now: datetime) -> int:
+    if not events:
+        return 0
+    return int(tx.add_alert(key=alert_key(events), events=events, nct_id=nct_id, query=query.name, trial=card,
+                            created_at=now))
+
+
+def process_study(tx: Tx, study: Study, known: Mapping[str, TrialRecord], *, query: Query, classifier: Classifier,
+                  baseline: bool, now: datetime) -> tuple[bool, bool, bool, int]:
+    """Store one study and record its changes and events; returns (new, changed, results event, alerts)."""
+    classification = classifier(study)
+    state = material_state(study, classification)
+    previous = known.get(study.nct_id)
+    old_state = previous.state if previous is not None else None
+    changes = diff_states(study.nct_id, old_state, state, seen_at=now)
+    if previous is not None and not changes and query.name in previous.queries:
+        return False, False, False, 0
+    posted = [o for o in study.result_outcomes if o.reporting_status != "NOT_POSTED"]
+    efficacy = classifier.efficacy_outcomes([(o.measure, o.description) for o in posted])
+    kinds = [{"measure": o.measure, "type": o.type, "kind": classifier.outcome_kind(o.measure, o.description)}
+             for o in posted]
+    events: list[Event] = []
+    if previous is None:
+        events.append(new_trial_event(study.nct_id, now=now, query=query.name))
+    events += change_events(study.nct_id, changes, version=study.last_update_posted_on, query=query.name, now=now)
+    events += results_events(study, old_state, efficacy_outcomes=efficacy, outcome_kinds=kinds, query=query.name,
+                             now=now)
+    record = tx.upsert_trial(study, classification, state, query=query.name, classifier_version=classifier.version,
+                             override=classifier.overrides.get(study.nct_id, {}), now=now,
+                             raw=json.dumps(study.raw, separators=(",", ":"), ensure_ascii=False))
+    tx.add_changes(changes)
+    inserted = tx.add_events(events, baseline=baseline)
+    alerts = 0
+    if not baseline:
+        alertable = [e for e in inserted if should_alert(e, query, classification)]
+        alerts = queue_alert(tx, alertable, query=query, card=record.card(), nct_id=study.nct_id, now=now)
+    results = any(e.kind in (EventKind.RESULTS_POSTED, EventKind.EFFICACY_REPORTED) for e in inserted)
+    return previous is None, bool(changes), results, alerts
+
+
+def poll_ctgov(source: CtgovLike, store: Store, query: Query, *, classifier: Classifier, now: datetime,
+               overlap_days: int, progress: Progress | None = None) -> tuple[QueryOutcome, SyncState, bool]:
+    """Poll one query; returns (outcome, state to save, skipped by the dataTimestamp gate)."""
+    state = store.get_sync(source.kind, query.name)
+    stamp = source.data_timestamp()
+    if state.last_success_at is not None and state.data_timestamp == stamp:
+        return QueryOutcome(), state, True
+    baseline = state.last_success_at is None
+    since = state.watermark - timedelta(days=overlap_days) if state.watermark else None
+    outcome = QueryOutcome()
+    newest = state.watermark
+    for expression in query.ctgov_terms:
+        for page in source.iter_pages(expression, since=since):
+            outcome.pages += 1
+            outcome.errors.extend(page.record_errors)
+            with store.transaction() as tx:
+                known = tx.trial_records(s.nct_id for s in page.studies)
+                for study in page.studies:
+                    new, changed, results, alerts = process_study(tx, study, known, query=query,
+                                                                  classifier=classifier, baseline=baseline, now=now)
+                    outcome.new += new
+                    outcome.changed += changed
+                    outcome.results += results
+                    outcome.alerts += alerts
+            for study in page.studies:
+                seen = _date(study.last_update_posted_on)
+                if seen and (newest is None or seen > newest):
+                    newest = seen
+            outcome.studies += len(page.studies)
+            if progress:
+                progress(query.name, outcome.studies, page.total_count)
+    if outcome.errors:
+        raise SourceError(f"{len(outcome.errors)} record(s) could not be read, first: {outcome.errors[0]}")
+    if baseline:
+        outcome.alerts += queue_baseline_summary(store, query, now=now)
+    done = SyncState(source=source.kind, query=query.name, watermark=newest, data_timestamp=stamp,
+                     last_success_at=now, consecutive_failures=0, failing=False)
+    return outcome, done, False
+
+
+def queue_baseline_summary(store: Store, query: Query, *, now: datetime) -> int:
+    """The one message of a baseline poll: "now tracking N trials, X cell-free"."""
+    trials = [t for t in store.trials() if query.name in t.queries]
+    card = {"query": query.name, "tracked": len(trials), "cell_free": sum(t.cell_free for t in trials),
+            "cell_free_cancer": sum(t.cell_free and t.cancer for t in trials)}
+    with store.transaction() as tx:
+        return int(tx.add_alert(key=f"baseline:{query.name}", events=(), nct_id=None, query=query.name, trial=card,
+                                created_at=now, baseline_summary=True))
+
+
+def record_failure(store: Store, state: SyncState, query: Query, error: str, *, now: datetime,
+                   failing_after: int) -> int:
+    """Count a failed poll; after ``failing_after`` in a row record source_failing (once) and queue its alert."""
+    failures = state.consecutive_failures + 1
+    failing = state.failing or failures >= failing_after
+    new_state = SyncState(source=state.source, query=state.query, watermark=state.watermark,
+                          data_timestamp=state.data_timestamp, last_success_at=state.last_success_at,
+                          consecutive_failures=failures, failing=failing, last_error=error)
+    alerts = 0
+    with store.transaction() as tx:
+        tx.save_sync(new_state, attempted_at=now)
+        if failing and not state.failing:
+            event = Event(kind=EventKind.SOURCE_FAILING, key=f"source_failing:{state.source}:{query.name}:{now.isoformat()}",
+                          created_at=now, query=query.name,
+                          payload={"source": state.source, "query": query.name, "failures": failures, "error": error})
+            inserted = tx.add_events([event])
+            alerts = queue_alert(tx, [e for e in inserted if should_alert(e, query, None)], query=query, card={},
+                                 nct_id=None, now=now)
+    return alerts
+
+
+def record_success(store: Store, previous: SyncState, done: SyncState, query: Query, *, now: datetime) -> int:
+    alerts = 0
+    with store.transaction() as tx:
+        tx.save_sync(done, attempted_at=now)
+        if previous.failing:
+            since = previous.last_success_at.isoformat() if previous.last_success_at else "never"
+            event = Event(kind=EventKind.SOURCE_RECOVERED,
+                          key=f"source_recovered:{done.source}:{query.name}:{now.isoformat()}", created_at=now,
+                          query=query.name, payload={"source": done.source, "query": query.name,
+                                                     "failures": previous.consecutive_failures,
+                                                     "last_success": since})
+            inserted = tx.add_events([event])
+            alerts = queue_alert(tx, [e for e in inserted if should_alert(e, query, None)], query=query, card={},
+                                 nct_id=None, now=now)
+    return alerts
+
+
+def run_ctgov(queries: Sequence[Query], source: CtgovLike, store: Store, *, classifier: Classifier, now: datetime,
+              overlap_days: int, failing_after: int, report: CheckReport, progress: Progress | None = None) -> None:
+    """Poll every query's CT.gov expressions, isolating failures per query."""
+    for query in queries:
+        if not query.ctgov_terms:
+            continue
+        previous = store.get_sync(source.kind, query.name)
+        row: dict[str, Any] = {"source": source.kind, "query": query.name}
+        try:
+            outcome, done, skipped = poll_ctgov(source, store, query, classifier=classifier, now=now,
+                                                overlap_days=overlap_days, progress=progress)
+        except MonitorError as exc:
+            message = f"ctgov/{query.name}: {exc}"
+            log.warning(message)
+            report.errors.append(message)
+            report.alerts_pending += record_failure(store, previous, query, str(exc), now=now,
+                                                    failing_after=failing_after)
+            report.rows.append({**row, "status": "error", "error": str(exc)})
+            continue
+        if skipped:
+            report.skipped.append(f"ctgov/{query.name}: dataTimestamp {done.data_timestamp} unchanged")
+            if previous.failing or previous.consecutive_failures:
+                report.alerts_pending += record_success(store, previous, done, query, now=now)
+            report.rows.append({**row, "status": "unchanged"})
+            continue
+        report.alerts_pending += record_success(store, previous, done, query, now=now) + outcome.alerts
+        report.new += outcome.new
+        report.changed += outcome.changed
+        report.results += outcome.results
+        report.rows.append({**row, "status": "baseline" if previous.last_success_at is None else "ok",
+                            "studies": outcome.studies, "pages": outcome.pages, "new": outcome.new,
+                            "changed": outcome.changed, "results": outcome.results, "alerts": outcome.alerts})
+
+
+def reclassify(store: Store, queries: Sequence[Query], *, classifier: Classifier, parse: Callable[[Mapping[str, Any]], Study],
+               now: datetime) -> int:
+    """Recompute classifications made by another classifier version or touched by overrides; a changed class
+    is a recorded change (and a design_changed event)."""
+    by_name = {q.name: q for q in queries}
+    count = 0
+    for record, raw in store.stale_trials(classifier.version, classifier.overrides):
+        study = parse(json.loads(raw))
+        if record.override == dict(classifier.overrides.get(record.nct_id, {})) and \
+                record.classifier_version == classifier.version:
+            continue
+        query = next((by_name[n] for n in record.queries if n in by_name), None)
+        if query is None:
+            query = Query(name=record.queries[0] if record.queries else "-", path="", ctgov_terms=())
+        with store.transaction() as tx:
+            known = tx.trial_records([record.nct_id])
+            _, changed, _, _ = process_study(tx, study, known, query=query, classifier=classifier, baseline=False,
+                                             now=now)
+            count += changed
+    return count
+
+
+def _date(value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None

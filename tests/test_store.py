@@ -1,0 +1,88 @@
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from monitor.domain import Event, EventKind
+from monitor.errors import StoreError
+from monitor.store.db import MIGRATIONS_HEAD, Store, make_engine
+from monitor.store.models import metadata
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def test_migrations_match_the_models(store):
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+    assert diff == []
+    assert store.current_revision() == MIGRATIONS_HEAD
+
+
+def test_sqlite_runs_in_wal_mode_with_busy_timeout(store):
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+
+
+def test_event_keys_are_recorded_once(store):
+    event = Event(kind=EventKind.NEW_TRIAL, key="new_trial:NCT00000001", created_at=NOW, nct_id="NCT00000001")
+    with store.transaction() as tx:
+        assert tx.add_events([event, event]) == [event]
+    with store.transaction() as tx:
+        assert tx.add_events([event]) == []
+    assert [e.key for e in store.events()] == ["new_trial:NCT00000001"]
+
+
+def test_alert_outbox_lifecycle(store):
+    event = Event(kind=EventKind.EFFICACY_REPORTED, key="efficacy:NCT00000001", created_at=NOW, nct_id="NCT00000001")
+    with store.transaction() as tx:
+        tx.add_events([event])
+        assert tx.add_alert(key="efficacy:NCT00000001", events=[event], nct_id="NCT00000001", query="q",
+                            trial={"nct_id": "NCT00000001"}, created_at=NOW)
+        assert not tx.add_alert(key="efficacy:NCT00000001", events=[event], nct_id="NCT00000001", query="q",
+                                trial={}, created_at=NOW)
+    (alert,) = store.alerts(pending_only=True)
+    assert alert.status == "pending" and alert.events == (event,)
+    store.mark_alert_sending(alert.id, at=NOW)
+    assert store.alerts(pending_only=True)[0].status == "sending"
+    store.mark_alert_sent(alert.id, at=NOW, message_ts="1.0001")
+    assert store.alerts(pending_only=True) == []
+
+
+def test_dry_run_transactions_are_rolled_back(store):
+    store.dry_run = True
+    with store.transaction() as tx:
+        tx.add_events([Event(kind=EventKind.NEW_TRIAL, key="k", created_at=NOW)])
+    assert store.events() == []
+
+
+def test_a_second_run_is_told_the_store_is_locked(store, tmp_path):
+    script = (
+        "import sys, time\n"
+        "from monitor.store.db import Store, make_engine\n"
+        f"s = Store(make_engine({store.url!r}), url={store.url!r})\n"
+        "with s.lock():\n"
+        "    print('locked', flush=True)\n"
+        "    time.sleep(30)\n"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(StoreError, match="locked by another monitor run"), store.lock(timeout=0.2):
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+    with store.lock(timeout=5):  # released when the holder died
+        pass
+
+
+def test_unreachable_database_is_one_line(tmp_path):
+    url = f"sqlite:///{tmp_path}/missing-dir/x/monitor.db"
+    s = Store(make_engine(url), url=url)
+    with pytest.raises(StoreError, match="cannot open the database"):
+        s.current_revision()
