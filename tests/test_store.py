@@ -86,3 +86,19 @@ def test_unreachable_database_is_one_line(tmp_path):
     s = Store(make_engine(url), url=url)
     with pytest.raises(StoreError, match="cannot open the database"):
         s.current_revision()
+
+
+def test_quick_reader_agrees_with_the_store(store):
+    from monitor.store.quickread import HEAD, QuickReader
+
+    assert HEAD == MIGRATIONS_HEAD
+    event = Event(kind=EventKind.NEW_TRIAL, key="new_trial:NCT00000001", created_at=NOW, nct_id="NCT00000001")
+    with store.transaction() as tx:
+        tx.add_events([event])
+    reader = QuickReader.open(store.url)
+    try:
+        assert reader.events(nct_id="NCT00000001") == store.events(nct_id="NCT00000001")
+        assert reader.trial("NCT00000001") is None and reader.changes("NCT00000001") == []
+    finally:
+        reader.close()
+    assert QuickReader.open("postgresql+psycopg://x/y") is None

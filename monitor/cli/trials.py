@@ -86,15 +86,18 @@ def show_cmd(nct_id: str, as_json: bool) -> None:
 
         monitor show NCT05375604 --json
     """
-    from monitor.errors import ConfigError
+    from monitor.store.quickread import QuickReader, configured_database_url
 
-    with open_app() as app:
-        trial = app.store.trial(nct_id.strip().upper())
-        if trial is None:
-            raise ConfigError(f"{nct_id} is not tracked (see `monitor trials`)")
-        changes = app.store.changes(trial.nct_id)
-        events = app.store.events(nct_id=trial.nct_id)
-        papers = app.store.publications_for(trial.nct_id)
+    wanted = nct_id.strip().upper()
+    reader = QuickReader.open(configured_database_url())
+    if reader is not None:  # the fast path: stdlib sqlite3, no SQLAlchemy or pydantic import
+        try:
+            trial, changes, events, papers = _load(reader, wanted)
+        finally:
+            reader.close()
+    else:
+        with open_app() as app:
+            trial, changes, events, papers = _load(app.store, wanted)
     data = {
         **trial_summary(trial),
         "classification": dict(trial.classification),
@@ -113,6 +116,15 @@ def show_cmd(nct_id: str, as_json: bool) -> None:
         print_json(data)
     else:
         _print_show(data)
+
+
+def _load(source: Any, nct_id: str) -> tuple[Any, Any, Any, Any]:
+    from monitor.errors import ConfigError
+
+    trial = source.trial(nct_id)
+    if trial is None:
+        raise ConfigError(f"{nct_id} is not tracked (see `monitor trials`)")
+    return trial, source.changes(nct_id), source.events(nct_id=nct_id), source.publications_for(nct_id)
 
 
 def _print_show(d: dict[str, Any]) -> None:
