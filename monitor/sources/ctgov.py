@@ -10,8 +10,8 @@ Paging rules followed here (api-reference.md 1.4 and 1.6, product.md 2 and 8):
 - the result set ends only with a page that carries no ``nextPageToken``; an empty page that still carries a
   token is not the end;
 - a token seen before (a loop) or more than ``max_pages`` pages end in a SourceError;
-- when the first page announced ``totalCount`` and fewer studies arrived, the run ends in a SourceError after the
-  last page, so the caller does not move its watermark;
+- when the first page announced ``totalCount`` and fewer distinct studies arrived (records that failed to parse
+  count as arrived), the run ends in a SourceError after the last page, so the caller does not move its watermark;
 - timeouts, 403/429/5xx, HTML or plain-text bodies, truncated JSON and bodies without a ``studies`` list are
   retried by :func:`monitor.sources.http.fetch`; when the retries run out it raises one SourceError line naming
   the page.
@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, ClassVar
 
 import httpx
@@ -270,8 +270,8 @@ def _submission_summary(r: _Reader, misc: Mapping[str, Any]) -> str | None:
     Results submitted to CT.gov but not yet posted show up here: ``estimatedResultsFirstSubmitDate``, one
     ``submissionInfos`` item per submission cycle (``releaseDate`` = submitted for QC review, ``unreleaseDate`` =
     withdrawn by the sponsor, ``resetDate`` = QC review comments returned to the sponsor) and ``firstMcpInfo``
-    (the first public posting of the QC comments). Example:
-    ``"first submitted 2024-01-02; submitted 2024-01-02; QC comments returned 2024-02-03; QC comments posted 2024-02-05"``.
+    (the first public posting of the QC comments). Example: ``"first submitted 2024-01-02; submitted 2024-01-02;
+    QC comments returned 2024-02-03; QC comments posted 2024-02-05"`` (one line).
     None when the record has no submissionTracking (or an empty one).
     """
     path = "derivedSection.miscInfoModule.submissionTracking"
@@ -315,6 +315,8 @@ def build_params(expression: str, *, since: date | None, page_size: int) -> dict
         raise ValueError("empty ClinicalTrials.gov search expression")
     if page_size < 1:
         raise ValueError(f"page_size must be at least 1, not {page_size}")
+    if isinstance(since, datetime):
+        since = since.date()
     params = {
         "query.term": expression.strip(),
         "pageSize": str(min(page_size, API_MAX_PAGE_SIZE)),
@@ -405,7 +407,9 @@ class CtgovSource:
         self.max_pages = max_pages
         self.pacer = Pacer(min_interval, clock=clock, sleep=sleep)
 
-    def _fetch(self, url: str, decode: Callable[[httpx.Response], Any], what: str, params: Mapping[str, str] | None):
+    def _fetch(
+        self, url: str, decode: Callable[[httpx.Response], Any], what: str, params: Mapping[str, str] | None
+    ) -> Any:
         return fetch(
             self.client,
             "GET",
@@ -436,14 +440,16 @@ class CtgovSource:
         ``max_pages`` pages, and after the last page when fewer studies arrived than the first page's totalCount.
         """
         params = build_params(expression, since=since, page_size=self.page_size)
+        label = f"query.term={_short(expression.strip(), 80)!r}"
         seen_tokens: set[str] = set()
+        seen_ids: set[str] = set()  # ids only: a study sent twice must not hide one never sent
+        unparsed = 0
         token: str | None = None
         total: int | None = None
-        received = 0
         number = 0
         while True:
             number += 1
-            what = f"ClinicalTrials.gov /studies page {number} of query.term={expression!r}"
+            what = f"ClinicalTrials.gov /studies page {number} of {label}"
             if number > self.max_pages:
                 raise SourceError(f"{what}: more than {self.max_pages} pages, giving up (paging does not end)")
             page_params = dict(params)
@@ -453,7 +459,8 @@ class CtgovSource:
             if number == 1:
                 total = raw.total_count
             studies, errors = self._parse_records(raw.studies, number)
-            received += len(raw.studies)
+            seen_ids.update(study.nct_id for study in studies)
+            unparsed += len(errors)
             page = Page(
                 number=number,
                 studies=studies,
@@ -471,10 +478,11 @@ class CtgovSource:
             yield page
             if token is None:
                 break
+        received = len(seen_ids) + unparsed
         if total is not None and received < total:
             raise SourceError(
-                f"ClinicalTrials.gov /studies for query.term={expression!r}: received {received} of {total} studies "
-                f"announced by totalCount in {number} pages; the result set is incomplete"
+                f"ClinicalTrials.gov /studies for {label}: received {received} of {total} studies announced by "
+                f"totalCount in {number} pages; the result set is incomplete"
             )
 
     @staticmethod
