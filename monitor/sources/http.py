@@ -137,7 +137,8 @@ def fetch(
             continue
         if response.status_code >= 400:
             raise SourceError(
-                f"{what} failed: HTTP {response.status_code}: {describe_body(response)} ({response.url})"
+                f"{what} failed: HTTP {response.status_code}: {describe_body(response)} "
+                f"({response.url.copy_with(query=None)})"
             )
         try:
             return decode(response)

@@ -498,7 +498,7 @@ class Store:
 
     def links(self) -> set[tuple[str, str]]:
         with self._read() as s:
-            return set(s.execute(select(TrialPublicationRow.nct_id, TrialPublicationRow.pmid)).tuples())
+            return {(n, p) for n, p in s.execute(select(TrialPublicationRow.nct_id, TrialPublicationRow.pmid))}
 
     def reference_pmids(self) -> dict[str, list[tuple[str, str]]]:
         """pmid -> [(nct_id, reference type)] from the CT.gov references of tracked trials."""
