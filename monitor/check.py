@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
+import orjson
+
 from monitor.changes import (
     change_events,
     diff_states,
@@ -98,37 +100,81 @@ def queue_alert(tx: Tx, events: Sequence[Event], *, query: Query, card: Mapping[
                             created_at=now))
 
 
-def process_study(tx: Tx, study: Study, known: Mapping[str, TrialRecord], *, query: Query, classifier: Classifier,
-                  baseline: bool, now: datetime) -> tuple[bool, bool, bool, int]:
-    """Store one study and record its changes and events; returns (new, changed, results event, alerts)."""
-    classification = classifier(study)
-    state = material_state(study, classification)
-    previous = known.get(study.nct_id)
+def trial_record(study: Study, classification: Classification, state: Mapping[str, Any], *,
+                 previous: TrialRecord | None, query: str, classifier: Classifier, now: datetime) -> TrialRecord:
+    """The stored form of a trial after this sighting."""
+    queries = previous.queries if previous is not None else ()
+    return TrialRecord(
+        nct_id=study.nct_id, title=study.title, overall_status=study.overall_status, phase=classification.phase,
+        product_class=classification.product_class, cell_free=classification.cell_free, cancer=classification.cancer,
+        has_results=study.has_results, lead_sponsor=study.lead_sponsor,
+        last_update_posted_on=study.last_update_posted_on or (previous.last_update_posted_on if previous else None),
+        state=state, classification=classification.to_json(), classifier_version=classifier.version,
+        override=dict(classifier.overrides.get(study.nct_id, {})),
+        queries=queries if query in queries else (*queries, query),
+        first_seen_at=previous.first_seen_at if previous is not None else now, updated_at=now,
+    )
+
+
+def study_events(study: Study, previous: TrialRecord | None, changes: Sequence[Any], *, classifier: Classifier,
+                 query: str, now: datetime) -> list[Event]:
     old_state = previous.state if previous is not None else None
-    changes = diff_states(study.nct_id, old_state, state, seen_at=now)
-    if previous is not None and not changes and query.name in previous.queries:
-        return False, False, False, 0
     posted = [o for o in study.result_outcomes if o.reporting_status != "NOT_POSTED"]
     efficacy = classifier.efficacy_outcomes([(o.measure, o.description) for o in posted])
     kinds = [{"measure": o.measure, "type": o.type, "kind": classifier.outcome_kind(o.measure, o.description)}
              for o in posted]
     events: list[Event] = []
     if previous is None:
-        events.append(new_trial_event(study.nct_id, now=now, query=query.name))
-    events += change_events(study.nct_id, changes, version=study.last_update_posted_on, query=query.name, now=now)
-    events += results_events(study, old_state, efficacy_outcomes=efficacy, outcome_kinds=kinds, query=query.name,
+        events.append(new_trial_event(study.nct_id, now=now, query=query))
+    events += change_events(study.nct_id, changes, version=study.last_update_posted_on, query=query, now=now)
+    events += results_events(study, old_state, efficacy_outcomes=efficacy, outcome_kinds=kinds, query=query,
                              now=now)
-    record = tx.upsert_trial(study, classification, state, query=query.name, classifier_version=classifier.version,
-                             override=classifier.overrides.get(study.nct_id, {}), now=now,
-                             raw=json.dumps(study.raw, separators=(",", ":"), ensure_ascii=False))
-    tx.add_changes(changes)
+    return events
+
+
+def process_page(tx: Tx, studies: Sequence[Study], *, query: Query, classifier: Classifier, baseline: bool,
+                 now: datetime) -> QueryOutcome:
+    """Store a page of studies with their changes, events and alerts, in a few batched statements."""
+    known = tx.trial_records(s.nct_id for s in studies)
+    stored_before = set(known)
+    outcome = QueryOutcome()
+    records: dict[str, tuple[TrialRecord, str | None]] = {}
+    all_changes: list[Any] = []
+    events: list[Event] = []
+    classes: dict[str, Classification] = {}
+    for study in studies:
+        classification = classifier(study)
+        state = material_state(study, classification)
+        previous = known.get(study.nct_id)
+        changes = diff_states(study.nct_id, previous.state if previous else None, state, seen_at=now)
+        if previous is not None and not changes and query.name in previous.queries:
+            continue
+        record = trial_record(study, classification, state, previous=previous, query=query.name,
+                              classifier=classifier, now=now)
+        records[study.nct_id] = (record, orjson.dumps(study.raw).decode() if study.raw else None)
+        known[study.nct_id] = record
+        classes[study.nct_id] = classification
+        all_changes += changes
+        events += study_events(study, previous, changes, classifier=classifier, query=query.name, now=now)
+        outcome.new += previous is None
+        outcome.changed += bool(changes)
+    tx.save_records(list(records.values()), existing=stored_before)
+    tx.add_changes(all_changes)
     inserted = tx.add_events(events, baseline=baseline)
-    alerts = 0
+    by_trial: dict[str, list[Event]] = {}
+    for event in inserted:
+        by_trial.setdefault(event.nct_id or "", []).append(event)
+    outcome.results += sum(any(e.kind in (EventKind.RESULTS_POSTED, EventKind.EFFICACY_REPORTED) for e in evs)
+                           for evs in by_trial.values())
     if not baseline:
-        alertable = [e for e in inserted if should_alert(e, query, classification)]
-        alerts = queue_alert(tx, alertable, query=query, card=record.card(), nct_id=study.nct_id, now=now)
-    results = any(e.kind in (EventKind.RESULTS_POSTED, EventKind.EFFICACY_REPORTED) for e in inserted)
-    return previous is None, bool(changes), results, alerts
+        alerts = []
+        for nct_id, trial_events in by_trial.items():
+            alertable = [e for e in trial_events if should_alert(e, query, classes.get(nct_id))]
+            if alertable:
+                alerts.append({"key": alert_key(alertable), "events": alertable, "nct_id": nct_id,
+                               "query": query.name, "trial": records[nct_id][0].card(), "created_at": now})
+        outcome.alerts += tx.add_alerts(alerts)
+    return outcome
 
 
 def poll_ctgov(source: CtgovLike, store: Store, query: Query, *, classifier: Classifier, now: datetime,
@@ -147,14 +193,11 @@ def poll_ctgov(source: CtgovLike, store: Store, query: Query, *, classifier: Cla
             outcome.pages += 1
             outcome.errors.extend(page.record_errors)
             with store.transaction() as tx:
-                known = tx.trial_records(s.nct_id for s in page.studies)
-                for study in page.studies:
-                    new, changed, results, alerts = process_study(tx, study, known, query=query,
-                                                                  classifier=classifier, baseline=baseline, now=now)
-                    outcome.new += new
-                    outcome.changed += changed
-                    outcome.results += results
-                    outcome.alerts += alerts
+                done = process_page(tx, page.studies, query=query, classifier=classifier, baseline=baseline, now=now)
+            outcome.new += done.new
+            outcome.changed += done.changed
+            outcome.results += done.results
+            outcome.alerts += done.alerts
             for study in page.studies:
                 seen = _date(study.last_update_posted_on)
                 if seen and (newest is None or seen > newest):
@@ -268,10 +311,7 @@ def reclassify(store: Store, queries: Sequence[Query], *, classifier: Classifier
         if query is None:
             query = Query(name=record.queries[0] if record.queries else "-", path="", ctgov_terms=())
         with store.transaction() as tx:
-            known = tx.trial_records([record.nct_id])
-            _, changed, _, _ = process_study(tx, study, known, query=query, classifier=classifier, baseline=False,
-                                             now=now)
-            count += changed
+            count += process_page(tx, [study], query=query, classifier=classifier, baseline=False, now=now).changed
     return count
 
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import httpx
+import orjson
 
 from monitor.errors import SourceError
 
@@ -151,11 +152,11 @@ def fetch(
 
 def decode_json(response: httpx.Response) -> Any:
     """Decode a JSON body, turning HTML pages, plain text and truncated JSON into BodyError."""
-    text = response.text
-    head = text.lstrip()[:1]
-    if head not in ("{", "["):
+    content = response.content
+    head = content[:64].lstrip()[:1]
+    if head not in (b"{", b"["):
         raise BodyError(f"expected JSON, got {describe_body(response)!r}")
     try:
-        return response.json()
-    except ValueError as exc:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError as exc:
         raise BodyError(f"invalid or truncated JSON ({exc})") from None

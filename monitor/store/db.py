@@ -13,11 +13,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Text, cast, create_engine, event, func, or_, select, update
+import orjson
+from sqlalchemy import Engine, Text, bindparam, cast, create_engine, event, func, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from monitor.domain import Alert, Change, Classification, Event, EventKind, Publication, Study, SyncState, TrialRecord
+from monitor.domain import Alert, Change, Event, EventKind, Publication, SyncState, TrialRecord
 from monitor.errors import StoreError
 from monitor.store.models import (
     AlertRow,
@@ -31,12 +32,16 @@ from monitor.store.models import (
 )
 
 MIGRATIONS_HEAD = "0001"
+TRIAL_COLUMNS = ("nct_id", "title", "overall_status", "phase", "product_class", "cell_free", "cancer", "has_results",
+                 "lead_sponsor", "last_update_posted_on", "state", "classification", "classifier_version",
+                 "override", "queries", "first_seen_at", "updated_at")
 
 
 def make_engine(url: str) -> Engine:
     """An engine with SQLite pragmas (WAL, busy timeout, foreign keys) set on every connection."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, json_serializer=_json_dumps,
+                               json_deserializer=orjson.loads)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -48,7 +53,11 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, json_serializer=_json_dumps, json_deserializer=orjson.loads)
+
+
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -75,15 +84,33 @@ def _sync_from_row(row: SyncStateRow) -> SyncState:
     )
 
 
-def record_from_row(row: TrialRow) -> TrialRecord:
+def record_from_mapping(row: Mapping[str, Any]) -> TrialRecord:
     return TrialRecord(
-        nct_id=row.nct_id, title=row.title, overall_status=row.overall_status, phase=row.phase,
-        product_class=row.product_class, cell_free=row.cell_free, cancer=row.cancer, has_results=row.has_results,
-        lead_sponsor=row.lead_sponsor, last_update_posted_on=row.last_update_posted_on, state=dict(row.state),
-        classification=dict(row.classification), classifier_version=row.classifier_version,
-        override=dict(row.override or {}), queries=tuple(row.queries or ()), first_seen_at=row.first_seen_at,
-        updated_at=row.updated_at,
+        nct_id=row["nct_id"], title=row["title"], overall_status=row["overall_status"], phase=row["phase"],
+        product_class=row["product_class"], cell_free=bool(row["cell_free"]), cancer=bool(row["cancer"]),
+        has_results=bool(row["has_results"]), lead_sponsor=row["lead_sponsor"],
+        last_update_posted_on=row["last_update_posted_on"], state=dict(row["state"]),
+        classification=dict(row["classification"]), classifier_version=row["classifier_version"],
+        override=dict(row["override"] or {}), queries=tuple(row["queries"] or ()),
+        first_seen_at=row["first_seen_at"], updated_at=row["updated_at"],
     )
+
+
+def record_from_row(row: TrialRow) -> TrialRecord:
+    return record_from_mapping({c: getattr(row, c) for c in TRIAL_COLUMNS})
+
+
+def record_values(record: TrialRecord) -> dict[str, Any]:
+    """Column values of a trial row (raw excluded)."""
+    return {
+        "nct_id": record.nct_id, "title": record.title, "overall_status": record.overall_status,
+        "phase": record.phase, "product_class": record.product_class, "cell_free": record.cell_free,
+        "cancer": record.cancer, "has_results": record.has_results, "lead_sponsor": record.lead_sponsor,
+        "last_update_posted_on": record.last_update_posted_on, "state": dict(record.state),
+        "classification": dict(record.classification), "classifier_version": record.classifier_version,
+        "override": dict(record.override), "queries": list(record.queries), "first_seen_at": record.first_seen_at,
+        "updated_at": record.updated_at,
+    }
 
 
 def publication_from_row(row: PublicationRow) -> tuple[Publication, bool, list[dict[str, str]]]:
@@ -102,81 +129,96 @@ class Tx:
         self.session = session
 
     # trials --------------------------------------------------------------------------------------------
-    def trial_rows(self, nct_ids: Iterable[str]) -> dict[str, TrialRow]:
+    def trial_records(self, nct_ids: Iterable[str]) -> dict[str, TrialRecord]:
+        """The stored trials among ``nct_ids`` (one query per 500 ids, raw record not loaded)."""
         ids = list(dict.fromkeys(nct_ids))
-        rows: dict[str, TrialRow] = {}
+        columns = [c for c in TrialRow.__table__.c if c.name != "raw"]  # type: ignore[attr-defined]
+        out: dict[str, TrialRecord] = {}
         for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            for row in self.session.scalars(select(TrialRow).where(TrialRow.nct_id.in_(chunk))):  # type: ignore[attr-defined]
-                rows[row.nct_id] = row
-        return rows
+            stmt = select(*columns).where(TrialRow.__table__.c.nct_id.in_(ids[start : start + 500]))  # type: ignore[attr-defined]
+            for row in self.session.execute(stmt).mappings():
+                out[row["nct_id"]] = record_from_mapping(row)
+        return out
 
     def save_trial(self, row: TrialRow) -> None:
+        """Add one ORM row (used by tests that build a store by hand)."""
         self.session.add(row)
 
-    def trial_records(self, nct_ids: Iterable[str]) -> dict[str, TrialRecord]:
-        return {k: record_from_row(v) for k, v in self.trial_rows(nct_ids).items()}
-
-    def upsert_trial(self, study: Study, classification: Classification, state: Mapping[str, Any], *,
-                     query: str | None, classifier_version: str, override: Mapping[str, Any], now: datetime,
-                     raw: str | None = None) -> TrialRecord:
-        """Insert or update a trial's current state; ``raw`` (JSON text) replaces the stored record if given."""
-        row = self.session.get(TrialRow, study.nct_id)
-        if row is None:
-            row = TrialRow(nct_id=study.nct_id, title=study.title, product_class="", cell_free=False, cancer=False,
-                           state={}, classification={}, classifier_version="", raw=raw or "{}", first_seen_at=now,
-                           updated_at=now, queries=[])
-        row.title = study.title
-        row.overall_status = study.overall_status
-        row.phase = classification.phase
-        row.product_class = classification.product_class
-        row.cell_free = classification.cell_free
-        row.cancer = classification.cancer
-        row.has_results = study.has_results
-        row.lead_sponsor = study.lead_sponsor
-        row.last_update_posted_on = study.last_update_posted_on or row.last_update_posted_on
-        row.state = dict(state)
-        row.classification = classification.to_json()
-        row.classifier_version = classifier_version
-        row.override = dict(override)
-        if query and query not in (row.queries or []):
-            row.queries = [*(row.queries or []), query]
-        if raw is not None:
-            row.raw = raw
-        row.updated_at = now
-        self.session.add(row)
-        return record_from_row(row)
+    def save_records(self, records: Sequence[tuple[TrialRecord, str | None]], *, existing: set[str]) -> None:
+        """Insert or update trials in two statements; ``existing`` names those already stored."""
+        table = TrialRow.__table__  # type: ignore[attr-defined]
+        inserts, updates = [], []
+        for record, raw in records:
+            values = record_values(record)
+            if record.nct_id in existing:
+                if raw is not None:
+                    values["raw"] = raw
+                updates.append(values)
+            else:
+                inserts.append({**values, "raw": raw or "{}"})
+        if inserts:
+            self.session.execute(table.insert(), inserts)
+        for with_raw in (True, False):
+            batch = [{**v, "b_nct_id": v["nct_id"]} for v in updates if ("raw" in v) is with_raw]
+            if batch:
+                names = [k for k in batch[0] if k not in ("nct_id", "b_nct_id", "first_seen_at")]
+                stmt = table.update().where(table.c.nct_id == bindparam("b_nct_id")).values(
+                    {n: bindparam(n) for n in names})
+                self.session.execute(stmt, batch)
 
     def add_changes(self, changes: Sequence[Change]) -> None:
-        for c in changes:
-            self.session.add(ChangeRow(nct_id=c.nct_id, field=c.field, old=c.old, new=c.new, seen_at=c.seen_at))
+        if changes:
+            self.session.execute(ChangeRow.__table__.insert(), [  # type: ignore[attr-defined]
+                {"nct_id": c.nct_id, "field": c.field, "old": c.old, "new": c.new, "seen_at": c.seen_at}
+                for c in changes])
 
     def add_events(self, events: Sequence[Event], *, baseline: bool = False) -> list[Event]:
         """Insert events whose key is new; returns those inserted (the others were recorded before)."""
         if not events:
             return []
         self.session.flush()
-        keys = [e.key for e in events]
-        existing = set(self.session.scalars(select(EventRow.key).where(EventRow.key.in_(keys))))  # type: ignore[attr-defined]
+        existing = self._existing(EventRow.__table__, [e.key for e in events])  # type: ignore[attr-defined]
         inserted = []
         for e in events:
-            if e.key in existing:
-                continue
-            existing.add(e.key)
-            self.session.add(EventRow(key=e.key, kind=e.kind.value, nct_id=e.nct_id, query=e.query,
-                                      baseline=baseline, payload=dict(e.payload), created_at=e.created_at))
-            inserted.append(e)
+            if e.key not in existing:
+                existing.add(e.key)
+                inserted.append(e)
+        if inserted:
+            self.session.execute(EventRow.__table__.insert(), [  # type: ignore[attr-defined]
+                {"key": e.key, "kind": e.kind.value, "nct_id": e.nct_id, "query": e.query, "baseline": baseline,
+                 "payload": dict(e.payload), "created_at": e.created_at} for e in inserted])
         return inserted
+
+    def _existing(self, table: Any, keys: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(keys), 500):
+            found.update(self.session.scalars(select(table.c.key).where(table.c.key.in_(keys[start : start + 500]))))
+        return found
 
     def add_alert(self, *, key: str, events: Sequence[Event], nct_id: str | None, query: str | None,
                   trial: Mapping[str, Any], created_at: datetime, baseline_summary: bool = False) -> bool:
         """Queue one alert in the outbox (same transaction as its events); False when the key exists."""
+        return bool(self.add_alerts([dict(key=key, events=events, nct_id=nct_id, query=query, trial=trial,
+                                          created_at=created_at, baseline_summary=baseline_summary)]))
+
+    def add_alerts(self, alerts: Sequence[Mapping[str, Any]]) -> int:
+        """Queue alerts (dicts with the arguments of ``add_alert``); returns how many were new."""
+        if not alerts:
+            return 0
         self.session.flush()
-        if self.session.scalar(select(AlertRow.id).where(AlertRow.key == key)) is not None:
-            return False
-        self.session.add(AlertRow(key=key, nct_id=nct_id, query=query, event_keys=[e.key for e in events],
-                                  trial=dict(trial), baseline_summary=baseline_summary, created_at=created_at))
-        return True
+        existing = self._existing(AlertRow.__table__, [a["key"] for a in alerts])  # type: ignore[attr-defined]
+        rows = []
+        for a in alerts:
+            if a["key"] in existing:
+                continue
+            existing.add(a["key"])
+            rows.append({"key": a["key"], "nct_id": a.get("nct_id"), "query": a.get("query"),
+                         "event_keys": [e.key for e in a["events"]], "trial": dict(a["trial"]),
+                         "baseline_summary": bool(a.get("baseline_summary")), "status": "pending", "attempts": 0,
+                         "created_at": a["created_at"]})
+        if rows:
+            self.session.execute(AlertRow.__table__.insert(), rows)  # type: ignore[attr-defined]
+        return len(rows)
 
     # publications ---------------------------------------------------------------------------------------
     def save_publication(self, pub: Publication, *, efficacy: bool, evidence: Sequence[Mapping[str, str]],
