@@ -58,4 +58,4 @@ def print_json(value: Any) -> None:
 def console() -> Any:
     from rich.console import Console
 
-    return Console(soft_wrap=False, width=None if sys.stdout.isatty() else 120)
+    return Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)

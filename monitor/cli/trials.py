@@ -66,10 +66,14 @@ def trials_cmd(cell_free: bool, cancer: bool, product_class: str | None, phase: 
     from rich.table import Table
 
     table = Table(title=f"{len(rows)} tracked trial(s)")
-    for column in columns:
-        table.add_column(column, overflow="fold", max_width=60 if column == "title" else None)
-    for r in rows:
-        table.add_row(*[("yes" if r[c] else "no") if isinstance(r[c], bool) else str(r[c] or "-") for c in columns])
+    cells = [[("yes" if r[c] else "no") if isinstance(r[c], bool) else str(r[c] or "-") for c in columns] for r in rows]
+    for i, column in enumerate(columns):
+        if column == "title":
+            table.add_column(column, no_wrap=True, overflow="ellipsis", max_width=60)
+        else:
+            table.add_column(column.replace("_", " "), no_wrap=True)
+    for row in cells:
+        table.add_row(*row)
     console().print(table)
 
 
@@ -136,8 +140,11 @@ def _print_show(d: dict[str, Any]) -> None:
     out.print(f"status {d['status'] or '-'} · phase {d['phase'] or '-'} · results {d['results']} · sponsor "
               f"{escape(d['sponsor'] or '-')}")
     dates = d["dates"]
+    enrollment = d["enrollment"] or {}
+    enrolled = f"{enrollment.get('count')} ({(enrollment.get('type') or '').lower()})".replace(" ()", "") \
+        if enrollment.get("count") is not None else "-"
     out.print(f"start {dates['start_date'] or '-'} · primary completion {dates['primary_completion_date'] or '-'} · "
-              f"completion {dates['completion_date'] or '-'} · enrolment {d['enrollment']}")
+              f"completion {dates['completion_date'] or '-'} · enrolment {enrolled}")
     c = d["classification"]
     overridden = set(c.get("overridden", []))
     out.print("\n[bold]classification[/bold]")
