@@ -154,7 +154,7 @@ def _print_show(d: dict[str, Any]) -> None:
         out.print(f"  {name:14} {c.get(name)!s}{mark}" + (f"  <- {escape(why)}" if why else ""), highlight=False)
     out.print(f"\n[bold]papers[/bold] ({len(d['publications'])})")
     for p in d["publications"]:
-        flag = " [efficacy]" if p["efficacy"] else ""
+        flag = " \\[efficacy]" if p["efficacy"] else ""
         out.print(f"  PMID {p['pmid']} ({p['link']}){flag}: {escape(p['title'])} {p['url']}", highlight=False)
     out.print(f"\n[bold]changes[/bold] ({len(d['changes'])})")
     for ch in d["changes"]:

@@ -1,0 +1,179 @@
+"""The word lists of the trial classifier, as compiled regular expressions (stdlib only).
+
+Changing any pattern changes classifications: bump ``CLASSIFIER_VERSION`` in ``rules.py``.
+"""
+
+from __future__ import annotations
+
+import re
+
+_I = re.IGNORECASE
+
+# --- what can be administered -------------------------------------------------------------------------------
+# A term: a pattern for the ASCII-lower-cased text (fast: no IGNORECASE) with the lower-case substrings one of
+# which it needs (a cheap pre-check), and optionally a case-sensitive pattern for the original text (acronyms
+# such as "EVs", "CM", "MSC") with the substrings it needs.
+Term = tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str] | None, re.Pattern[str] | None]
+
+
+def needles(*words: str) -> re.Pattern[str]:
+    """A case-sensitive literal pre-check (much faster than an IGNORECASE search)."""
+    return re.compile("|".join(re.escape(w) for w in words))
+
+
+EV_TERM: Term = (
+    re.compile(
+        r"\b(?:i?exosomes?|exosome-like|exos|extracellular[- ]vesicles?|microvesicles?|micro-vesicles?|"
+        r"microparticles?|nano-?vesicles?|dexosomes?|exoflo|exosting|exoil-?12|exoaso(?:-\w+)?)\b|"
+        r"\bexo(?=[- ](?:cd\d|\d))"
+    ),
+    needles("exo", "vesic", "micropart", "nano"),
+    re.compile(r"\b(?:s?EVs?|MPs|ATMPs)\b"),
+    needles("EV", "MP"),
+)
+MEASURED_EV_TERM: Term = (
+    re.compile(r"\b(?:exosomal|exodx|exointelliscore|exosome[- ]based)\b"),
+    needles("exo"),
+    None,
+    None,
+)
+SECRETOME_TERM: Term = (
+    re.compile(
+        r"\b(?:secretomes?|secretom|conditioned (?:medium|media)|culture supernatants?|supernatants?|lysates?|"
+        r"secretions? of|(?:cells?|cell[- ]derived|component|cell[- ]free)\s+extracts?|paracrine factors)\b"
+    ),
+    needles("secret", "conditioned", "supernat", "lysat", "extract", "paracrine"),
+    re.compile(r"(?<![A-Za-z0-9])CM(?![A-Za-z0-9])"),
+    needles("CM"),
+)
+CELL_TERM: Term = (
+    re.compile(
+        r"\b(?:(?:mesenchymal|stromal)\s+(?:stem\s+|stromal\s+|progenitor\s+)?cells?|mesenchymal cell therapy|"
+        r"stem[- ]cells?(?![- ](?:transplant|free|derived))|cell therapy|cell[- ]based therap\w*|cell suspension|"
+        r"stromal vascular fraction|dendritic cells?(?:\s+(?:vaccin\w*|therapy|immunotherapy))?|"
+        r"(?:autologous|allogeneic|allogenic|patient's own)\s+(?:[\w-]+\s+){0,2}cells?)\b(?![- ]free)"
+    ),
+    needles("cell", "stromal"),
+    re.compile(r"\b(?:h?UC-?MSCs?|h?MSCs?|BM-?MSCs?|AD-?MSCs?|ADSCs?|ASCs|WJ-?MSCs?|U?MSCs?|UCMSCs?|MSCTRAIL|DCs)\b"),
+    needles("MSC", "ASC", "DCs"),
+)
+WEAK_CELL_TERM: Term = (re.compile(r"\bcells?\b(?![- ]free)"), needles("cell"), None, None)  # intervention names
+NOT_ADMINISTERED_CELL_RE = re.compile(r"\b(?:blood|red|white|cancer|tumou?r|donor|target)\s+$", _I)
+BLOOD_PRODUCT_TERM: Term = (
+    re.compile(
+        r"\b(?:platelet[- ]rich plasma|platelet[- ]poor plasma|plasma tear(?:s| drops)|serum eye drops|"
+        r"autologous serum|platelet lysate|platelet[- ]rich fibrin|platelet concentrate|convalescent plasma)\b"
+    ),
+    needles("plasma", "serum", "platelet"),
+    re.compile(r"\b(?:PRP|PRF)\b"),
+    needles("PRP", "PRF"),
+)
+ANY_PRODUCT_LOWER = needles(  # every lower-case pre-check above, in one search
+    "exo",
+    "vesic",
+    "micropart",
+    "nano",
+    "secret",
+    "conditioned",
+    "supernat",
+    "lysat",
+    "extract",
+    "paracrine",
+    "cell",
+    "stromal",
+    "plasma",
+    "serum",
+    "platelet",
+)
+ANY_PRODUCT_UPPER = needles("EV", "MP", "CM", "MSC", "ASC", "DCs", "PRP", "PRF")
+PRODUCT_WORD_RE = re.compile(  # any product word, for short texts (intervention names, engineering clauses)
+    "|".join(
+        f"(?i:{t[0].pattern})" + (f"|{t[2].pattern}" if t[2] else "")
+        for t in (EV_TERM, SECRETOME_TERM, CELL_TERM, BLOOD_PRODUCT_TERM)
+    )
+)
+
+# --- context around an EV / secretome word -----------------------------------------------------------------
+MEASURE_BEFORE_RE = re.compile(
+    r"(?:\b(?:circulating|detect\w*|measur\w*|quantif\w*|profil\w*|levels? of|biomarkers? of|sequenc\w*|"
+    r"affecting|changes? (?:of|in)|alter\w*|release[sd]?|secrete[sd]?|shed|isolat\w* (?:from )?(?:the )?"
+    r"(?:plasma|serum|blood|urine)|(?:effects?|impact|influence) (?:of [\w-]+ )?on)\b|"
+    r"\b(?:serum|plasma|urine|urinary|blood|salivary|tumou?r|cancer)\s+$|"
+    r"\b(?:cytokines?|chemokines?|markers?|biomarkers?|proteins?)\s*(?:,|and|or)\s+$)",
+    _I,
+)
+MEASURE_AFTER_RE = re.compile(
+    r"^[\s\w()/,-]{0,30}?\b(?:levels?|profil\w*|biomarkers?|markers?|\w*signatures?|concentrations?|kinetics|"
+    r"counts?|RNAs?|miRNAs?|microRNAs?|lncRNAs?|proteins?|PD-L1|cargo|detect\w*|diagnos\w*|prognos\w*|assay|"
+    r"test|liquid biopsy|(?:released|secreted|shed) (?:by|from) (?:\w+\s+){0,2}(?:cancer|tumou?r)|"
+    r"(?:will be|are|were|was|is|to be)\s+(?:measured|quantified|analy[sz]ed|detected|sequenced|profiled|counted))\b",
+    _I,
+)
+ANTIGEN_BEFORE_RE = re.compile(r"\b(?:pulsed|primed|loaded|charged|with)\b[\s\w-]{0,25}$", _I)
+SOURCE_LINK_RE = re.compile(
+    r"^\s*(?:\([^)]{0,30}\)\s*)?(?:(?:are|is|were|was)\s+)?(?:derived from|isolated from|obtained from|"
+    r"produced by|secreted by|released by|released from|collected from|from|of)\s",
+    _I,
+)
+_DESCRIPTORS = (  # words that may stand before an EV / secretome word as its source ("UC-MSC-derived")
+    "mesenchymal stem stromal cell cells derived human allogeneic allogenic autologous umbilical cord "
+    "adipose bone marrow wharton's wharton’s jelly placenta placental amniotic amnion dental pulp "
+    "synovial hypoxic hypoxia normoxic explants explant induced pluripotent dendritic tumor tumour plant "
+    "grape edible fruit mature immature tissue multipotent progenitor and"
+)
+DESCRIPTOR_WORDS = frozenset(_DESCRIPTORS.split())
+DESCRIPTOR_TOKEN_RE = re.compile(r"^(?:[a-z]*-?)?(?:msc|mscs|adsc|adscs|asc|ascs|dc|dcs|ipsc|ipscs|uc|wj|bm|ad)$")
+
+# --- design --------------------------------------------------------------------------------------------------
+DIAGNOSTIC_PURPOSES = frozenset({"DIAGNOSTIC", "SCREENING"})
+
+# --- where the product comes from ----------------------------------------------------------------------------
+SRC_DENDRITIC_RE = re.compile(r"\bdendritic\b|\bDCs?\b|\bdexosomes?\b", re.IGNORECASE)
+SRC_TUMOR_RE = re.compile(
+    r"\b(?:tumou?r|cancer)[- ](?:cells?[- ])?derived\b|\b(?:tumou?r|cancer|glioma|carcinoma|leuka?emia)\s+cells?\b|"
+    r"\bascites[- ]derived\b",
+    _I,
+)
+SRC_PLANT_RE = re.compile(r"\b(?:plants?|grapes?|ginger|fruits?|edible|lemons?|broccoli|vegetables?)\b", _I)
+SRC_PERINATAL_RE = re.compile(
+    r"(?i:\b(?:umbilical|cord blood|wharton\S*|placenta\w*|amnion\w*|amniotic|perinatal)\b)"
+    r"|\b(?:h?UC-?MSCs?|hUCMSC\w*|UCMSCs?|UMSCs?|WJ-?MSCs?|UC(?=-|\s*MSC))"
+)
+SRC_ADULT_RE = re.compile(
+    r"(?i:\b(?:bone[- ]marrow|adipose|lipoaspirate|dental pulp|synovi\w+|periodontal ligament)\b)"
+    r"|\b(?:BM-?MSCs?|AD-?MSCs?|ADSCs?|ASCs?)\b"
+)
+SRC_BLOOD_RE = re.compile(r"\b(?:plasma|platelets?|erythrocytes?|red blood cells?|serum|PRP)\b", _I)
+SRC_OTHER_RE = re.compile(
+    r"\b(?:induced pluripotent|iPSCs?|HEK ?-?293\w*|293 cells|T-REx\S*|Expi293\w*|CAR-?T|T[- ]cells?|NK cells?|"
+    r"embryonic stem|neural stem|keratinocytes?|fibroblasts?|bovine|milk|bacteri\w+|probiotic|limbal)\b",
+    _I,
+)
+SRC_MSC_RE = re.compile(r"(?i:\b(?:mesenchymal|mesenchyma|stromal)\b)|\b(?:h?MSCs?|MSC\w*)\b")
+SRC_STEM_RE = re.compile(r"\bstem[- ]cells?\b", _I)
+FLUID_BLOOD_RE = re.compile(r"\b(?:plasma|serum|blood|circulating|liquid biopsy)\b", _I)
+FLUID_URINE_RE = re.compile(r"\b(?:urine|urinary)\b", _I)
+
+# --- engineering ----------------------------------------------------------------------------------------------
+ENGINEERED_RE = re.compile(
+    r"(?i:\b(?:engineered|genetically (?:modified|engineered)|transduced|transfected|over-?express\w*|"
+    r"iexosomes?|antisense|(?:drug|antigen|peptide|sirna|mirna|chemotherapy|tumou?r antigen)[- ]loaded)\b)"
+    r"|\b(?i:expressing)\s+[A-Z][A-Z0-9-]{1,}"
+)
+ENGINEERED_NEEDLES = needles(
+    "engineer", "genetic", "transduc", "transfect", "express", "iexosom", "antisense", "loaded"
+)
+CARGO = (
+    r"(?:methotrexate|MTX|curcumin|paclitaxel|doxorubicin|gemcitabine|siRNAs?|miRNAs?|mRNAs?|antisense|ASOs?|"
+    r"STING|agonists?|antigens?|peptides?|chemotherap\w*|drugs?|tumou?r lysate|lysates?|IL-12)"
+)
+CARGO_AFTER_RE = re.compile(
+    r"^[^.;]{0,40}?\b(?:with|containing|carrying|loaded with|packaging|pulsed with|primed with|encapsulating)\s+"
+    r"(?:[\w-]+\s+){0,3}" + CARGO + r"\b",
+    _I,
+)
+CARGO_BEFORE_RE = re.compile(
+    CARGO + r"\s+(?:[\w-]+\s+){0,2}(?:conjugated (?:with|to)|loaded (?:into|in|onto)|packaged (?:in|into)|"
+    r"encapsulated (?:in|into)|delivered by)\s+[^.;]{0,30}$",
+    _I,
+)

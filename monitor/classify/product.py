@@ -1,0 +1,242 @@
+"""What a registration administers: product class, its source and whether it is engineered, with evidence.
+
+Intervention-level text decides first; titles, summary, keywords and the detailed description only when the
+interventions name nothing of interest. Imports ``monitor.domain`` and this package only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from monitor.classify import lexicon as lx
+from monitor.classify.text import (
+    TIER_INTERVENTION,
+    TIER_SUMMARY,
+    TIER_TITLE,
+    Segment,
+    as_list,
+    as_mapping,
+    as_text,
+    clause_after,
+    clause_before,
+    is_negated,
+    module,
+    snippet,
+)
+from monitor.domain import Evidence
+
+EV, SECRETOME, CELLS, BLOOD, MEASURED = "ev", "secretome", "cells", "blood", "measured"
+_CLASS_OF_KIND = {
+    EV: "extracellular_vesicle",
+    SECRETOME: "cell_free_secretome",
+    CELLS: "cell_based",
+    BLOOD: "other",
+}
+_KIND_PRIORITY = (CELLS, EV, SECRETOME, BLOOD)
+_TOKEN_RE = re.compile(r"\S+\s*$|\S+\s+")
+_ATTACHED_RE = re.compile(r"-([A-Za-z][\w-]*)")  # "Secretome-MSCs", "Exosome-MSC": the source follows the product
+
+
+@dataclass(frozen=True)
+class Mention:
+    kind: str
+    seg: Segment
+    start: int
+    end: int
+
+    @property
+    def evidence(self) -> Evidence:
+        return Evidence(self.seg.field, snippet(self.seg.text, self.start, self.end))
+
+
+@dataclass(frozen=True)
+class ProductDecision:
+    product_class: str
+    evidence: tuple[Evidence, ...]
+    segments: tuple[Segment, ...]  # where the deciding mentions are
+    mentions: tuple[Mention, ...]  # every mention found in the record
+
+
+# --- finding mentions -----------------------------------------------------------------------------------------
+def find_mentions(segments: Sequence[Segment]) -> list[Mention]:
+    found: list[Mention] = []
+    for seg in segments:
+        if not seg.control:
+            found.extend(_segment_mentions(seg))
+    return found
+
+
+def _segment_mentions(seg: Segment) -> list[Mention]:
+    text, low = seg.text, seg.low
+    if not (lx.ANY_PRODUCT_LOWER.search(low) or lx.ANY_PRODUCT_UPPER.search(text)):
+        return []
+    blood = term_spans(lx.BLOOD_PRODUCT_TERM, text, low)
+    found = [Mention(BLOOD, seg, lo, hi) for lo, hi in blood if not is_negated(text, lo)]
+    masked: list[tuple[int, int]] = []
+    for kind, term in ((EV, lx.EV_TERM), (SECRETOME, lx.SECRETOME_TERM)):
+        for lo, hi in term_spans(term, text, low):
+            if any(b_lo <= lo < b_hi for b_lo, b_hi in blood):
+                continue
+            masked.append(_source_span(text, lo, hi))
+            found.extend(_classified(kind, seg, lo, hi))
+    found.extend(Mention(MEASURED, seg, lo, hi) for lo, hi in term_spans(lx.MEASURED_EV_TERM, text, low))
+    found.extend(_cell_mentions(seg, masked))
+    return found
+
+
+def term_spans(term: lx.Term, text: str, low: str) -> list[tuple[int, int]]:
+    """(start, end) of every match of a term: lower-case pattern on ``low``, case-sensitive one on ``text``."""
+    lower, lower_needles, upper, upper_needles = term
+    spans = [m.span() for m in lower.finditer(low)] if lower_needles.search(low) else []
+    if upper is not None and upper_needles is not None and upper_needles.search(text):
+        spans.extend(m.span() for m in upper.finditer(text))
+    return sorted(spans)
+
+
+def _cell_mentions(seg: Segment, masked: list[tuple[int, int]]) -> list[Mention]:
+    text, low = seg.text, seg.low
+    found: list[Mention] = []
+    spans = [(lo, hi, False) for lo, hi in term_spans(lx.CELL_TERM, text, low)]
+    if seg.field.endswith(".name"):
+        spans += [(lo, hi, True) for lo, hi in term_spans(lx.WEAK_CELL_TERM, text, low)]
+    for lo, hi, weak in spans:
+        covered = any(m_lo <= lo < m_hi for m_lo, m_hi in masked) or any(c.start <= lo < c.end for c in found)
+        background = weak and lx.NOT_ADMINISTERED_CELL_RE.search(text[:lo])
+        if not covered and not background and not is_negated(text, lo):
+            found.append(Mention(CELLS, seg, lo, hi))
+    return found
+
+
+def _classified(kind: str, seg: Segment, start: int, end: int) -> list[Mention]:
+    text = seg.text
+    if is_negated(text, start):
+        return []
+    if kind == SECRETOME and lx.ANTIGEN_BEFORE_RE.search(clause_before(text, start, 40)):
+        return []  # "dendritic cells pulsed with tumor lysate": the lysate is the antigen, not the product
+    if _is_measured(text, start, end):
+        return [Mention(MEASURED, seg, start, end)]
+    return [Mention(kind, seg, start, end)]
+
+
+def _is_measured(text: str, start: int, end: int) -> bool:
+    before = clause_before(text, start, 40)
+    after = clause_after(text, end, 60)
+    return bool(lx.MEASURE_BEFORE_RE.search(before) or lx.MEASURE_AFTER_RE.search(after))
+
+
+def _source_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """The product phrase around an EV / secretome word.
+
+    "UC-MSC-derived" before it, "derived from MSCs" or a hyphenated "-MSCs" ("Secretome-MSCs") after it.
+    """
+    lo = start
+    for token in reversed(_TOKEN_RE.findall(text, max(0, start - 120), start)[-8:]):
+        word = token.strip().strip("()[],'\"").lower()
+        if not _is_descriptor(word):
+            break
+        lo -= len(token)
+    hi = end
+    attached = _ATTACHED_RE.match(text, end)
+    if attached and _is_descriptor(attached.group(1).lower()):
+        hi = attached.end()
+    link = lx.SOURCE_LINK_RE.match(text[hi : hi + 60])
+    if link:
+        hi = hi + link.end() + len(clause_after(text, hi + link.end(), 70))
+    return lo, hi
+
+
+def _is_descriptor(word: str) -> bool:
+    parts = [p for p in re.split(r"[-/]", word) if p]
+    return bool(parts) and all(
+        p in lx.DESCRIPTOR_WORDS or p == "derived" or lx.DESCRIPTOR_TOKEN_RE.match(p) for p in parts
+    )
+
+
+# --- deciding the class ---------------------------------------------------------------------------------------
+def decide_product(record: Mapping[str, Any], segments: Sequence[Segment]) -> ProductDecision:
+    """The first part of the record (interventions, arms, titles, summary, ...) naming a product decides.
+
+    Conditions, keywords and the detailed description are only read when the earlier parts name nothing.
+    """
+    design = _design_evidence(record)
+    early = [s for s in segments if s.tier <= TIER_SUMMARY]
+    mentions = find_mentions(early)
+    if design is not None and design.field == "designModule.studyType":
+        mentions += find_mentions([s for s in segments if s.tier > TIER_SUMMARY])
+        return _biomarker_or_other(mentions, (design,))
+    if design is not None:
+        tier0 = [
+            m for m in mentions if m.kind in _CLASS_OF_KIND and m.kind != BLOOD and m.seg.tier == TIER_INTERVENTION
+        ]
+        if tier0:
+            return _decided(tier0, mentions)
+        mentions += find_mentions([s for s in segments if s.tier > TIER_SUMMARY])
+        return _biomarker_or_other(mentions, (design,))
+    if not mentions:
+        mentions = find_mentions([s for s in segments if s.tier > TIER_SUMMARY])
+    groups = _reading_order(mentions)
+    if not groups:
+        return _biomarker_or_other(mentions, ())
+    admin = [m for m in groups[0] if m.kind in _CLASS_OF_KIND]
+    return _decided(admin, mentions) if admin else _biomarker_or_other(mentions, ())
+
+
+def _reading_order(mentions: Sequence[Mention]) -> list[list[Mention]]:
+    """Mentions grouped by where they are: interventions, arm groups, titles, summary, conditions, description."""
+
+    def rank(m: Mention) -> tuple[int, int]:
+        return m.seg.tier, int(m.seg.field.startswith("armGroups"))
+
+    groups: dict[tuple[int, int], list[Mention]] = {}
+    for m in sorted(mentions, key=rank):
+        groups.setdefault(rank(m), []).append(m)
+    return list(groups.values())
+
+
+def _decided(at_tier: list[Mention], mentions: list[Mention]) -> ProductDecision:
+    counts = Counter(m.kind for m in at_tier)
+    tier = at_tier[0].seg.tier
+    if CELLS in counts and tier <= TIER_TITLE:
+        kind = CELLS
+    else:
+        kind = max(_KIND_PRIORITY, key=lambda k: (counts.get(k, 0), -_KIND_PRIORITY.index(k)))
+    chosen = [m for m in at_tier if m.kind == kind]
+    return ProductDecision(
+        _CLASS_OF_KIND[kind], _unique_evidence(chosen), tuple(dict.fromkeys(m.seg for m in chosen)), tuple(mentions)
+    )
+
+
+def _biomarker_or_other(mentions: list[Mention], design: tuple[Evidence, ...]) -> ProductDecision:
+    measured = [m for m in mentions if m.kind in (MEASURED, EV, SECRETOME)]
+    if measured:
+        evidence = design + _unique_evidence(measured)
+        return ProductDecision("biomarker", evidence[:4], tuple(m.seg for m in measured), tuple(mentions))
+    blood = [m for m in mentions if m.kind == BLOOD]
+    if blood:
+        return ProductDecision("other", _unique_evidence(blood), tuple(m.seg for m in blood), tuple(mentions))
+    note = Evidence("interventions", "no exosome / vesicle / secretome / cell product named")
+    return ProductDecision("other", design + (note,), (), tuple(mentions))
+
+
+def _design_evidence(record: Mapping[str, Any]) -> Evidence | None:
+    """Evidence that the study only measures (observational, diagnostic purpose or diagnostic-test arms)."""
+    design = module(record, "designModule")
+    study_type = as_text(design.get("studyType"))
+    if study_type == "OBSERVATIONAL":
+        return Evidence("designModule.studyType", study_type)
+    purpose = as_text(as_mapping(design.get("designInfo")).get("primaryPurpose"))
+    if purpose in lx.DIAGNOSTIC_PURPOSES:
+        return Evidence("designModule.designInfo.primaryPurpose", purpose)
+    interventions = [as_mapping(i) for i in as_list(module(record, "armsInterventionsModule").get("interventions"))]
+    for i, item in enumerate(interventions):
+        if as_text(item.get("type")) == "DIAGNOSTIC_TEST":
+            return Evidence(f"interventions[{i}].type", f"DIAGNOSTIC_TEST: {as_text(item.get('name'))}")
+    return None
+
+
+def _unique_evidence(mentions: Sequence[Mention]) -> tuple[Evidence, ...]:
+    return tuple(dict.fromkeys(m.evidence for m in mentions))[:3]

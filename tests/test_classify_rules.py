@@ -1,0 +1,397 @@
+"""Rules of the trial classifier: confusers, negation, sources, engineering, cancer, phase, evidence, totality."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitor.classify import CANCER_TYPES, CLASSIFIER_VERSION, classify_record
+from monitor.domain import PRODUCT_CLASSES, SOURCES, Classification
+
+EVAL = Path(__file__).parent / "eval" / "records"
+
+
+def study(
+    *,
+    title: str = "",
+    summary: str = "",
+    description: str = "",
+    conditions: tuple[str, ...] = (),
+    keywords: tuple[str, ...] = (),
+    interventions: tuple[tuple[str, str, str], ...] = (),
+    arms: tuple[tuple[str, str, str], ...] = (),
+    study_type: str | None = "INTERVENTIONAL",
+    phases: tuple[str, ...] = (),
+    purpose: str | None = None,
+) -> dict[str, Any]:
+    """A CT.gov v2 study object built from short test phrases."""
+    design: dict[str, Any] = {}
+    if study_type:
+        design["studyType"] = study_type
+    if phases:
+        design["phases"] = list(phases)
+    if purpose:
+        design["designInfo"] = {"primaryPurpose": purpose}
+    return {
+        "protocolSection": {
+            "identificationModule": {"nctId": "NCT00000000", "briefTitle": title},
+            "descriptionModule": {"briefSummary": summary, "detailedDescription": description},
+            "conditionsModule": {"conditions": list(conditions), "keywords": list(keywords)},
+            "designModule": design,
+            "armsInterventionsModule": {
+                "interventions": [{"type": t, "name": n, "description": d} for t, n, d in interventions],
+                "armGroups": [{"label": label, "type": t, "description": d} for label, t, d in arms],
+            },
+        }
+    }
+
+
+def evidence_words(c: Classification, field: str) -> str:
+    return " | ".join(f"{e.field}: {e.words}" for e in c.evidence[field])
+
+
+CONFUSERS = [
+    pytest.param(
+        study(
+            title="Exercise and Circulating Vesicles in Breast Cancer Survivors",
+            summary="Plasma exosomes will be measured before and after a 12-week walking programme.",
+            interventions=(("BEHAVIORAL", "Walking programme", ""),),
+        ),
+        "biomarker",
+        id="exosomes-will-be-measured",
+    ),
+    pytest.param(
+        study(
+            title="Serum Exosomal miRNA as Biomarker for Early Gastric Cancer",
+            summary="Exosomal miRNA as biomarker of early gastric cancer.",
+            study_type="OBSERVATIONAL",
+        ),
+        "biomarker",
+        id="exosomal-mirna-biomarker",
+    ),
+    pytest.param(
+        study(
+            title="MSC Infusion for Steroid-refractory Graft-versus-host Disease",
+            summary="Mesenchymal stem cells secrete exosomes and cytokines that dampen inflammation.",
+            interventions=(("BIOLOGICAL", "MSC infusion", "1x10^6 cells/kg intravenously"),),
+        ),
+        "cell_based",
+        id="msc-infusion-although-summary-says-exosomes",
+    ),
+    pytest.param(
+        study(
+            title="Platelet-rich Plasma for Knee Osteoarthritis",
+            interventions=(("BIOLOGICAL", "Platelet-rich plasma (PRP) injection", "autologous PRP"),),
+        ),
+        "other",
+        id="platelet-rich-plasma",
+    ),
+    pytest.param(
+        study(
+            title="Umbilical Cord MSC Culture Supernatant for Diabetic Foot Ulcers",
+            interventions=(("BIOLOGICAL", "UC-MSC culture supernatant", "topical, twice weekly"),),
+        ),
+        "cell_free_secretome",
+        id="supernatant",
+    ),
+    pytest.param(
+        study(
+            title="Adipose Stem Cell Lysate Gel for Photoaged Skin",
+            interventions=(("OTHER", "Adipose-derived stem cell lysate", ""),),
+        ),
+        "cell_free_secretome",
+        id="lysate",
+    ),
+    pytest.param(
+        study(
+            title="Dendritic Cell-derived Exosomes Loaded With Tumor Antigens in Melanoma",
+            interventions=(("BIOLOGICAL", "Dendritic cell-derived exosomes loaded with MAGE antigen", ""),),
+            conditions=("Metastatic Melanoma",),
+        ),
+        "extracellular_vesicle",
+        id="dex-loaded-with-antigen",
+    ),
+    pytest.param(
+        study(
+            title="iExosomes in Metastatic Pancreas Cancer",
+            interventions=(("DRUG", "iExosomes with KRAS G12D siRNA", ""),),
+        ),
+        "extracellular_vesicle",
+        id="iexosomes-sirna",
+    ),
+    pytest.param(
+        study(
+            title="Tumor Cell-derived Microparticles Packaging Methotrexate for Malignant Ascites",
+            interventions=(("BIOLOGICAL", "tumor cell-derived microparticles packaging methotrexate", ""),),
+        ),
+        "extracellular_vesicle",
+        id="microparticles-packaging-methotrexate",
+    ),
+    pytest.param(
+        study(
+            title="Grape Exosomes Carrying Curcumin in Colon Cancer",
+            interventions=(("DIETARY_SUPPLEMENT", "Curcumin conjugated with plant exosomes", ""),),
+        ),
+        "extracellular_vesicle",
+        id="plant-exosomes-curcumin",
+    ),
+    pytest.param(
+        study(
+            title="Urinary Extracellular Vesicles for Prostate Cancer Detection",
+            summary="Extracellular vesicles are isolated from urine and their RNA is sequenced.",
+            interventions=(("DIAGNOSTIC_TEST", "Urine EV test", ""),),
+        ),
+        "biomarker",
+        id="diagnostic-test-intervention",
+    ),
+    pytest.param(
+        study(
+            title="Human Umbilical Cord MSC Secretome for Knee Osteoarthritis",
+            interventions=(("BIOLOGICAL", "Secretome of umbilical cord mesenchymal stem cells", ""),),
+        ),
+        "cell_free_secretome",
+        id="secretome-of-cells-is-not-cells",
+    ),
+    pytest.param(
+        study(
+            title="MSCs Plus Conditioned Medium for Knee Osteoarthritis",
+            interventions=(("BIOLOGICAL", "10 million UC-MSCs + 2 cc conditioned medium", ""),),
+        ),
+        "cell_based",
+        id="cells-with-secretome-are-cell-based",
+    ),
+    pytest.param(
+        study(
+            title="Dendritic Cell Vaccine Pulsed With Tumor Lysate in Glioblastoma",
+            interventions=(
+                ("BIOLOGICAL", "Dendritic cell vaccine", "autologous dendritic cells pulsed with tumor lysate"),
+            ),
+        ),
+        "cell_based",
+        id="lysate-as-antigen-of-a-cell-vaccine",
+    ),
+    pytest.param(
+        study(title="A Trial of Drug X in Advanced Hepatocellular Carcinoma", interventions=(("DRUG", "Drug X", ""),)),
+        "other",
+        id="plain-drug",
+    ),
+    pytest.param(
+        study(title="Hypoxic Secretome for Sepsis", interventions=(("BIOLOGICAL", "Injection of Secretome-MSCs", ""),)),
+        "cell_free_secretome",
+        id="hyphenated-source-after-the-product",
+    ),
+]
+
+
+@pytest.mark.parametrize(("record", "product_class"), CONFUSERS)
+def test_confusers_get_the_product_class_of_what_is_administered(record: dict[str, Any], product_class: str) -> None:
+    c = classify_record(record)
+    assert c.product_class == product_class, evidence_words(c, "product_class")
+    assert c.cell_free is (product_class in ("extracellular_vesicle", "cell_free_secretome"))
+
+
+@pytest.mark.parametrize(
+    ("record", "source", "engineered"),
+    [
+        pytest.param(CONFUSERS[6].values[0], "dendritic_cell", True, id="dex"),
+        pytest.param(CONFUSERS[7].values[0], "unknown", True, id="iexosomes"),
+        pytest.param(CONFUSERS[8].values[0], "tumor_cell", True, id="tumor-microparticles"),
+        pytest.param(CONFUSERS[9].values[0], "plant", True, id="plant-curcumin"),
+        pytest.param(CONFUSERS[3].values[0], "blood", False, id="prp"),
+        pytest.param(CONFUSERS[4].values[0], "msc_perinatal", False, id="uc-msc-supernatant"),
+        pytest.param(CONFUSERS[5].values[0], "msc_adult", False, id="adipose-lysate"),
+        pytest.param(CONFUSERS[13].values[0], "dendritic_cell", True, id="dc-vaccine"),
+        pytest.param(CONFUSERS[1].values[0], "blood", False, id="serum-biomarker"),
+        pytest.param(CONFUSERS[10].values[0], "other", False, id="urine-biomarker"),
+        pytest.param(CONFUSERS[14].values[0], "other", False, id="plain-drug"),
+    ],
+)
+def test_source_and_engineered(record: dict[str, Any], source: str, engineered: bool) -> None:
+    c = classify_record(record)
+    assert (c.source, c.engineered) == (source, engineered), evidence_words(c, "source")
+
+
+@pytest.mark.parametrize(
+    ("intervention", "product_class"),
+    [
+        pytest.param(("OTHER", "No hMSC-derived exosomes", ""), "other", id="no-exosomes"),
+        pytest.param(
+            ("OTHER", "Placebo inhalation", "solution free of nanoparticles (exosomes)"), "other", id="free-of"
+        ),
+        pytest.param(("OTHER", "Normal saline", "placebo without extracellular vesicles"), "other", id="without"),
+    ],
+)
+def test_negated_and_placebo_interventions_name_no_product(
+    intervention: tuple[str, str, str], product_class: str
+) -> None:
+    record = study(title="A Study in Acute Lung Injury", interventions=(intervention,))
+    assert classify_record(record).product_class == product_class
+
+
+def test_placebo_arm_does_not_hide_the_active_arm() -> None:
+    record = study(
+        title="Inhaled Vesicles in Pneumonia",
+        interventions=(("BIOLOGICAL", "MSC-derived exosomes", ""), ("OTHER", "Placebo", "saline free of exosomes")),
+    )
+    c = classify_record(record)
+    assert c.product_class == "extracellular_vesicle"
+    assert c.evidence["product_class"][0].field == "interventions[0].name"
+
+
+def test_interventions_outrank_background_in_the_summary() -> None:
+    record = study(
+        title="Bone Marrow MSC Infusion in Stroke",
+        summary="Exosomes released by MSCs are thought to mediate recovery; exosome therapy is not studied here.",
+        interventions=(("BIOLOGICAL", "Allogeneic bone marrow mesenchymal stromal cells", "IV infusion"),),
+    )
+    c = classify_record(record)
+    assert (c.product_class, c.source) == ("cell_based", "msc_adult")
+
+
+def test_exosome_words_in_a_drug_trial_title_are_measured_not_given() -> None:
+    record = study(
+        title="Effect of Drug Y on Cytokines and Exosomes in Head and Neck Cancer",
+        interventions=(("DRUG", "Drug Y", ""),),
+        conditions=("Head and Neck Cancer",),
+    )
+    assert classify_record(record).product_class == "biomarker"
+
+
+@pytest.mark.parametrize(
+    ("title", "source"),
+    [
+        pytest.param("Wharton's Jelly MSC Exosomes for Burns", "msc_perinatal", id="wharton"),
+        pytest.param("Placenta-derived MSC Extracellular Vesicles for ARDS", "msc_perinatal", id="placenta"),
+        pytest.param("Bone Marrow MSC Extracellular Vesicles for ARDS", "msc_adult", id="bone-marrow"),
+        pytest.param("Dental Pulp Stem Cell Exosomes for Periodontitis", "msc_adult", id="dental-pulp"),
+        pytest.param("MSC Exosomes for Dry Eye", "msc_unspecified", id="msc-no-tissue"),
+        pytest.param("Induced Pluripotent Stem Cell Exosomes for Stroke", "other", id="ipsc"),
+        pytest.param("Plasma-derived Exosomes for Chronic Ulcers", "blood", id="plasma-derived"),
+        pytest.param("Exosomes for Hair Loss", "unknown", id="no-producer"),
+    ],
+)
+def test_source_of_vesicles(title: str, source: str) -> None:
+    c = classify_record(study(title=title))
+    assert c.product_class == "extracellular_vesicle"
+    assert c.source == source, evidence_words(c, "source")
+
+
+@pytest.mark.parametrize(
+    ("record", "cancer", "types"),
+    [
+        pytest.param(study(conditions=("Non-small Cell Lung Cancer",)), True, ("lung",), id="nsclc"),
+        pytest.param(study(conditions=("Radiation-induced Oral Mucositis",)), True, ("head_and_neck",), id="mucositis"),
+        pytest.param(
+            study(conditions=("Xerostomia Following Radiotherapy",)), True, ("head_and_neck",), id="xerostomia"
+        ),
+        pytest.param(
+            study(conditions=("Larynx", "Pharynx"), title="Drug Z in Head and Neck Cancer"),
+            True,
+            ("head_and_neck",),
+            id="bare-organ-conditions",
+        ),
+        pytest.param(study(conditions=("Acute Myeloid Leukemia",)), True, ("hematologic",), id="leukemia"),
+        pytest.param(study(conditions=("Malignant Pleural Effusion",)), True, ("other",), id="no-known-type"),
+        pytest.param(
+            study(title="PDAC patients at risk of liver metastasis", conditions=("Pancreatic Cancer",)),
+            True,
+            ("pancreatic",),
+            id="metastatic-site-is-not-a-type",
+        ),
+        pytest.param(study(conditions=("Knee Osteoarthritis",)), False, (), id="not-cancer"),
+        pytest.param(
+            study(
+                conditions=("COVID-19",),
+                summary="Levels of tumor necrosis factor (TNF) rise in severe disease.",
+                description="CD24 is a key player in the vast majority of human cancers.",
+            ),
+            False,
+            (),
+            id="tnf-and-background-are-not-cancer",
+        ),
+        pytest.param(study(summary="Patients without cancer are enrolled."), False, (), id="negated"),
+        pytest.param(study(conditions=("Non-cancer Pain",)), False, (), id="non-cancer"),
+    ],
+)
+def test_cancer_and_cancer_types(record: dict[str, Any], cancer: bool, types: tuple[str, ...]) -> None:
+    c = classify_record(record)
+    assert (c.cancer, c.cancer_types) == (cancer, types), evidence_words(c, "cancer")
+    assert set(c.cancer_types) <= set(CANCER_TYPES)
+
+
+@pytest.mark.parametrize(
+    ("phases", "phase"),
+    [
+        pytest.param(("PHASE1", "PHASE2"), "PHASE1/PHASE2", id="joined"),
+        pytest.param(("EARLY_PHASE1",), "EARLY_PHASE1", id="early"),
+        pytest.param(("NA",), "NA", id="na"),
+        pytest.param((), None, id="none"),
+    ],
+)
+def test_phase_is_the_joined_design_phases(phases: tuple[str, ...], phase: str | None) -> None:
+    c = classify_record(study(phases=phases))
+    assert c.phase == phase
+    assert c.evidence["phase"][0].field == "designModule.phases"
+
+
+def test_every_field_has_evidence_naming_a_record_part() -> None:
+    c = classify_record(json.loads((EVAL / "NCT02657460.json").read_text()))
+    assert set(c.evidence) == {"product_class", "cell_free", "engineered", "source", "phase", "cancer", "cancer_types"}
+    assert all(c.evidence[f] and all(e.words for e in c.evidence[f]) for f in c.evidence)
+    assert c.evidence["product_class"][0].field == "interventions[0].name"
+    assert "microparticles" in c.evidence["product_class"][0].words
+    assert "Packaging" in c.evidence["engineered"][0].words
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        pytest.param({}, id="empty"),
+        pytest.param({"protocolSection": None}, id="null-protocol"),
+        pytest.param({"protocolSection": {"designModule": {"phases": "PHASE1"}}}, id="phases-not-a-list"),
+        pytest.param(
+            {"protocolSection": {"armsInterventionsModule": {"interventions": [None, 3, {"name": 5}]}}}, id="junk"
+        ),
+        pytest.param({"protocolSection": {"conditionsModule": {"conditions": "Cancer"}}}, id="conditions-string"),
+        pytest.param([], id="not-a-mapping"),
+    ],
+)
+def test_thin_and_odd_records_do_not_raise(record: Any) -> None:
+    c = classify_record(record)
+    assert c.product_class in PRODUCT_CLASSES and c.source in SOURCES
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=30),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    max_leaves=20,
+)
+module_names = st.sampled_from(
+    ["identificationModule", "descriptionModule", "conditionsModule", "designModule", "armsInterventionsModule"]
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(module_names, json_values, max_size=5))
+def test_classify_record_is_total(modules: dict[str, Any]) -> None:
+    c = classify_record({"protocolSection": modules})
+    assert c.product_class in PRODUCT_CLASSES
+    assert c.source in SOURCES
+    assert c.cell_free is (c.product_class in ("extracellular_vesicle", "cell_free_secretome"))
+    assert all(t in CANCER_TYPES for t in c.cancer_types)
+
+
+def test_a_full_live_record_classifies_cleanly() -> None:
+    full = json.loads((EVAL.parent / "fixtures" / "NCT06008288_full.json").read_text(encoding="utf-8"))
+    c = classify_record(full)
+    assert (c.product_class, c.cell_free, c.phase, c.cancer) == ("other", False, "PHASE2", True)
+    assert "pancreatic" in c.cancer_types
+
+
+def test_classifier_version_is_a_nonempty_string() -> None:
+    assert isinstance(CLASSIFIER_VERSION, str) and CLASSIFIER_VERSION
