@@ -8,7 +8,6 @@ Usage: .venv/bin/python bench/bench_cli.py
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import subprocess
@@ -23,22 +22,20 @@ sys.path.insert(0, str(ROOT))
 
 
 def seed(url: str, n: int = 300) -> str:
-    from monitor.changes import material_state
-    from monitor.classify import CLASSIFIER_VERSION, classify_record
+    from monitor.app import build_classifier
+    from monitor.check import process_page
+    from monitor.config import load_settings
+    from monitor.domain import Query
     from monitor.sources.ctgov import parse_study
     from monitor.store.db import Store, make_engine
     from tests.factories import make_study
 
     store = Store(make_engine(url), url=url)
     store.upgrade()
-    now = datetime(2026, 11, 25, tzinfo=UTC)
+    studies = [parse_study(make_study(f"NCT{70000000 + i:08d}", title="Exosome trial in cancer")) for i in range(n)]
     with store.transaction() as tx:
-        for i in range(n):
-            raw = make_study(f"NCT{70000000 + i:08d}", title="Exosome trial in cancer")
-            study = parse_study(raw)
-            cls = classify_record(raw)
-            tx.upsert_trial(study, cls, material_state(study, cls), query="bench", classifier_version=CLASSIFIER_VERSION,
-                            override={}, now=now, raw=json.dumps(raw))
+        process_page(tx, studies, query=Query(name="bench", path="", ctgov_terms=("x",)),
+                     classifier=build_classifier(load_settings()), baseline=True, now=datetime(2026, 11, 25, tzinfo=UTC))
     store.engine.dispose()
     return "NCT70000007"
 

@@ -18,18 +18,16 @@ def cli() -> None:
 
 def _register() -> None:
     from monitor.cli.admin import db_group, queries_cmd, settings_cmd
+    from monitor.cli.alerts import alerts_cmd
     from monitor.cli.check import check_cmd
+    from monitor.cli.classify import classify_cmd
+    from monitor.cli.digest import digest_cmd
+    from monitor.cli.run import run_cmd
     from monitor.cli.trials import show_cmd, trials_cmd
 
-    for command in (check_cmd, trials_cmd, show_cmd, db_group, queries_cmd, settings_cmd):
+    for command in (check_cmd, trials_cmd, show_cmd, classify_cmd, alerts_cmd, digest_cmd, run_cmd, db_group,
+                    queries_cmd, settings_cmd):
         cli.add_command(command)
-    for module, name in (("classify", "classify_cmd"), ("alerts", "alerts_cmd"), ("digest", "digest_cmd"),
-                         ("run", "run_cmd")):
-        try:
-            mod = __import__(f"monitor.cli.{module}", fromlist=[name])
-        except ImportError:
-            continue
-        cli.add_command(getattr(mod, name))
 
 
 _register()
