@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
@@ -108,6 +109,15 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml_path = Path(os.environ.get(TOML_FILE_ENV, "monitor.toml"))
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+
+
+def zone(name: str) -> ZoneInfo:
+    """The timezone of the schedules and the digest; ConfigError naming MONITOR_TIMEZONE if unknown."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"setting MONITOR_TIMEZONE is invalid: unknown timezone {name!r} "
+                          "(use an IANA name such as UTC or Europe/Paris)") from None
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -10,8 +10,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
+from monitor.config import zone as load_zone
 from monitor.domain import Event, EventKind, TrialRecord
 from monitor.errors import ConfigError, NotifyError
 from monitor.notify.email import (
@@ -105,13 +106,6 @@ def _utc(moment: datetime) -> datetime:
     """Aware UTC; naive values (as SQLite returns them) are UTC already."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"setting MONITOR_TIMEZONE is invalid: unknown timezone {name!r} "
-                          "(use an IANA name such as UTC or Europe/Paris)") from None
 
 
 def _clean(value: Any, limit: int = 300) -> str:
@@ -417,7 +411,7 @@ def _summary(sections: Sequence[KindSection], notes: Sequence[SourceNote]) -> st
 
 def build_digest_data(store: Store, *, since: datetime, until: datetime, timezone: str) -> DigestData:
     """The digest of events created in [since, until), with the landscape as it is now."""
-    zone = _zone(timezone)
+    zone = load_zone(timezone)
     since, until = _utc(since), _utc(until)
     everything = store.events(since=since, until=until)
     news_keys = {e.key for e in store.events(since=since, until=until, include_baseline=False)}

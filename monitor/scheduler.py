@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import FrameType
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -28,6 +28,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 
+from monitor.config import zone as load_zone
 from monitor.errors import ConfigError, MonitorError
 
 if TYPE_CHECKING:
@@ -104,13 +105,6 @@ def make_trigger(crontab: str, *, setting: str, timezone: ZoneInfo) -> CronTrigg
                           "'minute hour day month day-of-week', e.g. '0 8 * * mon'") from None
 
 
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"setting MONITOR_TIMEZONE is invalid: unknown timezone {name!r} "
-                          "(use an IANA name such as UTC or Europe/Paris)") from None
-
 
 def build_scheduler(*, check_ctgov: Job, check_pubmed: Job, send_digest: Job | None, settings: Settings,
                     now: datetime | None = None) -> BlockingScheduler:
@@ -122,7 +116,7 @@ def build_scheduler(*, check_ctgov: Job, check_pubmed: Job, send_digest: Job | N
     store's lock.
     """
     _quiet_apscheduler()
-    zone = _zone(settings.timezone)
+    zone = load_zone(settings.timezone)
     retry = DigestRetry(send_digest) if send_digest is not None else None
     funcs: dict[str, Job | None] = {"ctgov": check_ctgov, "pubmed": check_pubmed, "digest": retry}
     triggers = {spec.id: make_trigger(getattr(settings, spec.setting), setting=spec.setting, timezone=zone)
