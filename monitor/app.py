@@ -157,10 +157,15 @@ class App:
         from monitor.notify.email import make_email_notifier
 
         s = self.settings
-        notifier = None if preview else make_email_notifier(s)
+        def send() -> Any:
+            return send_digest(self.store, None if preview else make_email_notifier(s), now=now or utcnow(),
+                               since=since, preview=preview, sender=s.digest_from, recipients=s.digest_recipients,
+                               timezone=s.timezone)
+
+        if preview:  # writes nothing: no need to wait for a running poll
+            return send()
         with self.store.lock(timeout=max(s.lock_timeout, 60.0)):
-            return send_digest(self.store, notifier, now=now or utcnow(), since=since, preview=preview,
-                               sender=s.digest_from, recipients=s.digest_recipients, timezone=s.timezone)
+            return send()
 
     def close(self) -> None:
         for client in self._clients:

@@ -14,8 +14,6 @@ if TYPE_CHECKING:
 
     from monitor.domain import Classification
 
-OVERRIDES_ENV = "MONITOR_OVERRIDES_FILE"
-DEFAULT_OVERRIDES = "overrides.toml"
 
 
 class InputError(click.ClickException):
@@ -58,15 +56,12 @@ def classify_cmd(files: tuple[str, ...], as_json: bool) -> None:
 
 
 def _load_overrides() -> dict[str, dict[str, Any]]:
-    import os
-    from pathlib import Path
-
     from monitor.classify import load_overrides
+    from monitor.config import load_settings
     from monitor.errors import ConfigError
 
-    path = Path(os.environ.get(OVERRIDES_ENV) or DEFAULT_OVERRIDES)
     try:
-        return load_overrides(path)
+        return load_overrides(load_settings().overrides_file)  # MONITOR_OVERRIDES_FILE or monitor.toml
     except ConfigError as exc:
         raise InputError(str(exc)) from None
 
