@@ -34,8 +34,14 @@ def seed(url: str, n: int = 300) -> str:
     store.upgrade()
     studies = [parse_study(make_study(f"NCT{70000000 + i:08d}", title="Exosome trial in cancer")) for i in range(n)]
     with store.transaction() as tx:
-        process_page(tx, studies, query=Query(name="bench", path="", ctgov_terms=("x",)),
-                     classifier=build_classifier(load_settings()), baseline=True, now=datetime(2026, 11, 25, tzinfo=UTC))
+        process_page(
+            tx,
+            studies,
+            query=Query(name="bench", path="", ctgov_terms=("x",)),
+            classifier=build_classifier(load_settings()),
+            baseline=True,
+            now=datetime(2026, 11, 25, tzinfo=UTC),
+        )
     store.engine.dispose()
     return "NCT70000007"
 
@@ -55,8 +61,11 @@ def main() -> None:
     nct = seed(url)
     env = {**os.environ, "MONITOR_DATABASE_URL": url, "MONITOR_CONFIG": f"{tmp}/none.toml"}
     monitor = str(Path(sys.executable).parent / "monitor")
-    for label, cmd in (("monitor --help", [monitor, "--help"]), (f"monitor show {nct}", [monitor, "show", nct]),
-                       (f"monitor show {nct} --json", [monitor, "show", nct, "--json"])):
+    for label, cmd in (
+        ("monitor --help", [monitor, "--help"]),
+        (f"monitor show {nct}", [monitor, "show", nct]),
+        (f"monitor show {nct} --json", [monitor, "show", nct, "--json"]),
+    ):
         t = timed(cmd, env)
         print(f"{label:34} median {statistics.median(t) * 1000:.0f} ms, best {min(t) * 1000:.0f} ms")
 

@@ -92,48 +92,76 @@ def alert_key(events: Sequence[Event]) -> str:
     return joined if len(joined) <= 200 else f"{keys[0]}|+{len(keys) - 1}:{short_hash(keys)}"
 
 
-def queue_alert(tx: Tx, events: Sequence[Event], *, query: Query, card: Mapping[str, Any], nct_id: str | None,
-                now: datetime) -> int:
+def queue_alert(
+    tx: Tx, events: Sequence[Event], *, query: Query, card: Mapping[str, Any], nct_id: str | None, now: datetime
+) -> int:
     if not events:
         return 0
-    return int(tx.add_alert(key=alert_key(events), events=events, nct_id=nct_id, query=query.name, trial=card,
-                            created_at=now))
-
-
-def trial_record(study: Study, classification: Classification, state: Mapping[str, Any], *,
-                 previous: TrialRecord | None, query: str, classifier: Classifier, now: datetime) -> TrialRecord:
-    """The stored form of a trial after this sighting."""
-    queries = previous.queries if previous is not None else ()
-    return TrialRecord(
-        nct_id=study.nct_id, title=study.title, overall_status=study.overall_status, phase=classification.phase,
-        product_class=classification.product_class, cell_free=classification.cell_free, cancer=classification.cancer,
-        has_results=study.has_results, lead_sponsor=study.lead_sponsor,
-        last_update_posted_on=study.last_update_posted_on or (previous.last_update_posted_on if previous else None),
-        state=state, classification=classification.to_json(), classifier_version=classifier.version,
-        override=dict(classifier.overrides.get(study.nct_id, {})),
-        queries=queries if query in queries else (*queries, query),
-        first_seen_at=previous.first_seen_at if previous is not None else now, updated_at=now,
+    return int(
+        tx.add_alert(key=alert_key(events), events=events, nct_id=nct_id, query=query.name, trial=card, created_at=now)
     )
 
 
-def study_events(study: Study, previous: TrialRecord | None, changes: Sequence[Any], *, classifier: Classifier,
-                 query: str, now: datetime) -> list[Event]:
+def trial_record(
+    study: Study,
+    classification: Classification,
+    state: Mapping[str, Any],
+    *,
+    previous: TrialRecord | None,
+    query: str,
+    classifier: Classifier,
+    now: datetime,
+) -> TrialRecord:
+    """The stored form of a trial after this sighting."""
+    queries = previous.queries if previous is not None else ()
+    return TrialRecord(
+        nct_id=study.nct_id,
+        title=study.title,
+        overall_status=study.overall_status,
+        phase=classification.phase,
+        product_class=classification.product_class,
+        cell_free=classification.cell_free,
+        cancer=classification.cancer,
+        has_results=study.has_results,
+        lead_sponsor=study.lead_sponsor,
+        last_update_posted_on=study.last_update_posted_on or (previous.last_update_posted_on if previous else None),
+        state=state,
+        classification=classification.to_json(),
+        classifier_version=classifier.version,
+        override=dict(classifier.overrides.get(study.nct_id, {})),
+        queries=queries if query in queries else (*queries, query),
+        first_seen_at=previous.first_seen_at if previous is not None else now,
+        updated_at=now,
+    )
+
+
+def study_events(
+    study: Study,
+    previous: TrialRecord | None,
+    changes: Sequence[Any],
+    *,
+    classifier: Classifier,
+    query: str,
+    now: datetime,
+) -> list[Event]:
     old_state = previous.state if previous is not None else None
     posted = [o for o in study.result_outcomes if o.reporting_status != "NOT_POSTED"]
     efficacy = classifier.efficacy_outcomes([(o.measure, o.description) for o in posted])
-    kinds = [{"measure": o.measure, "type": o.type, "kind": classifier.outcome_kind(o.measure, o.description)}
-             for o in posted]
+    kinds = [
+        {"measure": o.measure, "type": o.type, "kind": classifier.outcome_kind(o.measure, o.description)}
+        for o in posted
+    ]
     events: list[Event] = []
     if previous is None:
         events.append(new_trial_event(study.nct_id, now=now, query=query))
     events += change_events(study.nct_id, changes, version=study.last_update_posted_on, query=query, now=now)
-    events += results_events(study, old_state, efficacy_outcomes=efficacy, outcome_kinds=kinds, query=query,
-                             now=now)
+    events += results_events(study, old_state, efficacy_outcomes=efficacy, outcome_kinds=kinds, query=query, now=now)
     return events
 
 
-def process_page(tx: Tx, studies: Sequence[Study], *, query: Query, classifier: Classifier, baseline: bool,
-                 now: datetime) -> QueryOutcome:
+def process_page(
+    tx: Tx, studies: Sequence[Study], *, query: Query, classifier: Classifier, baseline: bool, now: datetime
+) -> QueryOutcome:
     """Store a page of studies with their changes, events and alerts, in a few batched statements."""
     known = tx.trial_records(s.nct_id for s in studies)
     stored_before = set(known)
@@ -149,8 +177,9 @@ def process_page(tx: Tx, studies: Sequence[Study], *, query: Query, classifier: 
         changes = diff_states(study.nct_id, previous.state if previous else None, state, seen_at=now)
         if previous is not None and not changes and query.name in previous.queries:
             continue
-        record = trial_record(study, classification, state, previous=previous, query=query.name,
-                              classifier=classifier, now=now)
+        record = trial_record(
+            study, classification, state, previous=previous, query=query.name, classifier=classifier, now=now
+        )
         records[study.nct_id] = (record, orjson.dumps(study.raw).decode() if study.raw else None)
         known[study.nct_id] = record
         classes[study.nct_id] = classification
@@ -164,21 +193,38 @@ def process_page(tx: Tx, studies: Sequence[Study], *, query: Query, classifier: 
     by_trial: dict[str, list[Event]] = {}
     for event in inserted:
         by_trial.setdefault(event.nct_id or "", []).append(event)
-    outcome.results += sum(any(e.kind in (EventKind.RESULTS_POSTED, EventKind.EFFICACY_REPORTED) for e in evs)
-                           for evs in by_trial.values())
+    outcome.results += sum(
+        any(e.kind in (EventKind.RESULTS_POSTED, EventKind.EFFICACY_REPORTED) for e in evs) for evs in by_trial.values()
+    )
     if not baseline:
         alerts = []
         for nct_id, trial_events in by_trial.items():
             alertable = [e for e in trial_events if should_alert(e, query, classes.get(nct_id))]
             if alertable:
-                alerts.append({"key": alert_key(alertable), "events": alertable, "nct_id": nct_id,
-                               "query": query.name, "trial": records[nct_id][0].card(), "created_at": now})
+                alerts.append(
+                    {
+                        "key": alert_key(alertable),
+                        "events": alertable,
+                        "nct_id": nct_id,
+                        "query": query.name,
+                        "trial": records[nct_id][0].card(),
+                        "created_at": now,
+                    }
+                )
         outcome.alerts += tx.add_alerts(alerts)
     return outcome
 
 
-def poll_ctgov(source: CtgovLike, store: Store, query: Query, *, classifier: Classifier, now: datetime,
-               overlap_days: int, progress: Progress | None = None) -> tuple[QueryOutcome, SyncState, bool]:
+def poll_ctgov(
+    source: CtgovLike,
+    store: Store,
+    query: Query,
+    *,
+    classifier: Classifier,
+    now: datetime,
+    overlap_days: int,
+    progress: Progress | None = None,
+) -> tuple[QueryOutcome, SyncState, bool]:
     """Poll one query; returns (outcome, state to save, skipped by the dataTimestamp gate)."""
     state = store.get_sync(source.kind, query.name)
     stamp = source.data_timestamp()
@@ -193,11 +239,11 @@ def poll_ctgov(source: CtgovLike, store: Store, query: Query, *, classifier: Cla
             outcome.pages += 1
             outcome.errors.extend(page.record_errors)
             with store.transaction() as tx:
-                done = process_page(tx, page.studies, query=query, classifier=classifier, baseline=baseline, now=now)
-            outcome.new += done.new
-            outcome.changed += done.changed
-            outcome.results += done.results
-            outcome.alerts += done.alerts
+                stored = process_page(tx, page.studies, query=query, classifier=classifier, baseline=baseline, now=now)
+            outcome.new += stored.new
+            outcome.changed += stored.changed
+            outcome.results += stored.results
+            outcome.alerts += stored.alerts
             for study in page.studies:
                 seen = _date(study.last_update_posted_on)
                 if seen and (newest is None or seen > newest):
@@ -209,39 +255,72 @@ def poll_ctgov(source: CtgovLike, store: Store, query: Query, *, classifier: Cla
         raise SourceError(f"{len(outcome.errors)} record(s) could not be read, first: {outcome.errors[0]}")
     if baseline:
         outcome.alerts += queue_baseline_summary(store, query, now=now)
-    done = SyncState(source=source.kind, query=query.name, watermark=newest, data_timestamp=stamp,
-                     last_success_at=now, consecutive_failures=0, failing=False)
+    done = SyncState(
+        source=source.kind,
+        query=query.name,
+        watermark=newest,
+        data_timestamp=stamp,
+        last_success_at=now,
+        consecutive_failures=0,
+        failing=False,
+    )
     return outcome, done, False
 
 
 def queue_baseline_summary(store: Store, query: Query, *, now: datetime) -> int:
     """The one message of a baseline poll: "now tracking N trials, X cell-free"."""
     trials = [t for t in store.trials() if query.name in t.queries]
-    card = {"query": query.name, "tracked": len(trials), "cell_free": sum(t.cell_free for t in trials),
-            "cell_free_cancer": sum(t.cell_free and t.cancer for t in trials)}
+    card = {
+        "query": query.name,
+        "tracked": len(trials),
+        "cell_free": sum(t.cell_free for t in trials),
+        "cell_free_cancer": sum(t.cell_free and t.cancer for t in trials),
+    }
     with store.transaction() as tx:
-        return int(tx.add_alert(key=f"baseline:{query.name}", events=(), nct_id=None, query=query.name, trial=card,
-                                created_at=now, baseline_summary=True))
+        return int(
+            tx.add_alert(
+                key=f"baseline:{query.name}",
+                events=(),
+                nct_id=None,
+                query=query.name,
+                trial=card,
+                created_at=now,
+                baseline_summary=True,
+            )
+        )
 
 
-def record_failure(store: Store, state: SyncState, query: Query, error: str, *, now: datetime,
-                   failing_after: int) -> int:
+def record_failure(
+    store: Store, state: SyncState, query: Query, error: str, *, now: datetime, failing_after: int
+) -> int:
     """Count a failed poll; after ``failing_after`` in a row record source_failing (once) and queue its alert."""
     failures = state.consecutive_failures + 1
     failing = state.failing or failures >= failing_after
-    new_state = SyncState(source=state.source, query=state.query, watermark=state.watermark,
-                          data_timestamp=state.data_timestamp, last_success_at=state.last_success_at,
-                          consecutive_failures=failures, failing=failing, last_error=error)
+    new_state = SyncState(
+        source=state.source,
+        query=state.query,
+        watermark=state.watermark,
+        data_timestamp=state.data_timestamp,
+        last_success_at=state.last_success_at,
+        consecutive_failures=failures,
+        failing=failing,
+        last_error=error,
+    )
     alerts = 0
     with store.transaction() as tx:
         tx.save_sync(new_state, attempted_at=now)
         if failing and not state.failing:
-            event = Event(kind=EventKind.SOURCE_FAILING, key=f"source_failing:{state.source}:{query.name}:{now.isoformat()}",
-                          created_at=now, query=query.name,
-                          payload={"source": state.source, "query": query.name, "failures": failures, "error": error})
+            event = Event(
+                kind=EventKind.SOURCE_FAILING,
+                key=f"source_failing:{state.source}:{query.name}:{now.isoformat()}",
+                created_at=now,
+                query=query.name,
+                payload={"source": state.source, "query": query.name, "failures": failures, "error": error},
+            )
             inserted = tx.add_events([event])
-            alerts = queue_alert(tx, [e for e in inserted if should_alert(e, query, None)], query=query, card={},
-                                 nct_id=None, now=now)
+            alerts = queue_alert(
+                tx, [e for e in inserted if should_alert(e, query, None)], query=query, card={}, nct_id=None, now=now
+            )
     return alerts
 
 
@@ -251,19 +330,37 @@ def record_success(store: Store, previous: SyncState, done: SyncState, query: Qu
         tx.save_sync(done, attempted_at=now)
         if previous.failing:
             since = previous.last_success_at.isoformat() if previous.last_success_at else "never"
-            event = Event(kind=EventKind.SOURCE_RECOVERED,
-                          key=f"source_recovered:{done.source}:{query.name}:{now.isoformat()}", created_at=now,
-                          query=query.name, payload={"source": done.source, "query": query.name,
-                                                     "failures": previous.consecutive_failures,
-                                                     "last_success": since})
+            event = Event(
+                kind=EventKind.SOURCE_RECOVERED,
+                key=f"source_recovered:{done.source}:{query.name}:{now.isoformat()}",
+                created_at=now,
+                query=query.name,
+                payload={
+                    "source": done.source,
+                    "query": query.name,
+                    "failures": previous.consecutive_failures,
+                    "last_success": since,
+                },
+            )
             inserted = tx.add_events([event])
-            alerts = queue_alert(tx, [e for e in inserted if should_alert(e, query, None)], query=query, card={},
-                                 nct_id=None, now=now)
+            alerts = queue_alert(
+                tx, [e for e in inserted if should_alert(e, query, None)], query=query, card={}, nct_id=None, now=now
+            )
     return alerts
 
 
-def run_ctgov(queries: Sequence[Query], source: CtgovLike, store: Store, *, classifier: Classifier, now: datetime,
-              overlap_days: int, failing_after: int, report: CheckReport, progress: Progress | None = None) -> None:
+def run_ctgov(
+    queries: Sequence[Query],
+    source: CtgovLike,
+    store: Store,
+    *,
+    classifier: Classifier,
+    now: datetime,
+    overlap_days: int,
+    failing_after: int,
+    report: CheckReport,
+    progress: Progress | None = None,
+) -> None:
     """Poll every query's CT.gov expressions, isolating failures per query."""
     for query in queries:
         if not query.ctgov_terms:
@@ -271,14 +368,16 @@ def run_ctgov(queries: Sequence[Query], source: CtgovLike, store: Store, *, clas
         previous = store.get_sync(source.kind, query.name)
         row: dict[str, Any] = {"source": source.kind, "query": query.name}
         try:
-            outcome, done, skipped = poll_ctgov(source, store, query, classifier=classifier, now=now,
-                                                overlap_days=overlap_days, progress=progress)
+            outcome, done, skipped = poll_ctgov(
+                source, store, query, classifier=classifier, now=now, overlap_days=overlap_days, progress=progress
+            )
         except MonitorError as exc:
             message = f"ctgov/{query.name}: {exc}"
             log.warning(message)
             report.errors.append(message)
-            report.alerts_pending += record_failure(store, previous, query, str(exc), now=now,
-                                                    failing_after=failing_after)
+            report.alerts_pending += record_failure(
+                store, previous, query, str(exc), now=now, failing_after=failing_after
+            )
             report.rows.append({**row, "status": "error", "error": str(exc)})
             continue
         if skipped:
@@ -291,21 +390,38 @@ def run_ctgov(queries: Sequence[Query], source: CtgovLike, store: Store, *, clas
         report.new += outcome.new
         report.changed += outcome.changed
         report.results += outcome.results
-        report.rows.append({**row, "status": "baseline" if previous.last_success_at is None else "ok",
-                            "studies": outcome.studies, "pages": outcome.pages, "new": outcome.new,
-                            "changed": outcome.changed, "results": outcome.results, "alerts": outcome.alerts})
+        report.rows.append(
+            {
+                **row,
+                "status": "baseline" if previous.last_success_at is None else "ok",
+                "studies": outcome.studies,
+                "pages": outcome.pages,
+                "new": outcome.new,
+                "changed": outcome.changed,
+                "results": outcome.results,
+                "alerts": outcome.alerts,
+            }
+        )
 
 
-def reclassify(store: Store, queries: Sequence[Query], *, classifier: Classifier, parse: Callable[[Mapping[str, Any]], Study],
-               now: datetime) -> int:
+def reclassify(
+    store: Store,
+    queries: Sequence[Query],
+    *,
+    classifier: Classifier,
+    parse: Callable[[Mapping[str, Any]], Study],
+    now: datetime,
+) -> int:
     """Recompute classifications made by another classifier version or touched by overrides; a changed class
     is a recorded change (and a design_changed event)."""
     by_name = {q.name: q for q in queries}
     count = 0
     for record, raw in store.stale_trials(classifier.version, classifier.overrides):
         study = parse(json.loads(raw))
-        if record.override == dict(classifier.overrides.get(record.nct_id, {})) and \
-                record.classifier_version == classifier.version:
+        if (
+            record.override == dict(classifier.overrides.get(record.nct_id, {}))
+            and record.classifier_version == classifier.version
+        ):
             continue
         query = next((by_name[n] for n in record.queries if n in by_name), None)
         if query is None:

@@ -44,31 +44,63 @@ class PaperOutcome:
     alerts: int = 0
 
 
-def find_links(pub: Publication, tracked: set[str], references: Mapping[str, list[tuple[str, str]]]) -> list[tuple[str, str]]:
+def find_links(
+    pub: Publication, tracked: set[str], references: Mapping[str, list[tuple[str, str]]]
+) -> list[tuple[str, str]]:
     """(nct_id, how) for every tracked trial the paper belongs to."""
     links = [(n, LinkHow.DATABANK.value) for n in pub.databank_nct_ids if n in tracked]
     links += [(n, LinkHow.TEXT_MENTION.value) for n in pub.text_nct_ids if n in tracked]
-    links += [(n, LinkHow.REGISTRY_REFERENCE.value) for n, kind in references.get(pub.pmid, [])
-              if n in tracked and kind in LINKING_REFERENCE_TYPES]
+    links += [
+        (n, LinkHow.REGISTRY_REFERENCE.value)
+        for n, kind in references.get(pub.pmid, [])
+        if n in tracked and kind in LINKING_REFERENCE_TYPES
+    ]
     return list(dict.fromkeys(links))
 
 
-def process_publication(tx: Tx, pub: Publication, *, efficacy: bool, evidence: Sequence[str], query: Query,
-                        tracked: set[str], references: Mapping[str, list[tuple[str, str]]], baseline: bool,
-                        now: datetime, outcome: PaperOutcome) -> None:
+def process_publication(
+    tx: Tx,
+    pub: Publication,
+    *,
+    efficacy: bool,
+    evidence: Sequence[str],
+    query: Query,
+    tracked: set[str],
+    references: Mapping[str, list[tuple[str, str]]],
+    baseline: bool,
+    now: datetime,
+    outcome: PaperOutcome,
+) -> None:
     """Link one paper to its trials, recording publication_linked and (first time) efficacy_reported."""
     by_trial: dict[str, list[Event]] = {}
     for nct_id, how in find_links(pub, tracked, references):
         if not tx.link(nct_id, pub.pmid, how, at=now):
             continue
-        paper = {"pmid": pub.pmid, "title": pub.title, "url": pub.url, "how": how, "journal": pub.journal,
-                 "published_on": pub.published_on}
+        paper = {
+            "pmid": pub.pmid,
+            "title": pub.title,
+            "url": pub.url,
+            "how": how,
+            "journal": pub.journal,
+            "published_on": pub.published_on,
+        }
         events = by_trial.setdefault(nct_id, [])
-        events.append(Event(kind=EventKind.PUBLICATION_LINKED, key=f"publication_linked:{nct_id}:{pub.pmid}",
-                            created_at=now, nct_id=nct_id, query=query.name, payload=paper))
+        events.append(
+            Event(
+                kind=EventKind.PUBLICATION_LINKED,
+                key=f"publication_linked:{nct_id}:{pub.pmid}",
+                created_at=now,
+                nct_id=nct_id,
+                query=query.name,
+                payload=paper,
+            )
+        )
         if efficacy:
-            events.append(efficacy_event(nct_id, now=now, query=query.name, payload={
-                "source": "pubmed", **paper, "evidence": list(evidence)}))
+            events.append(
+                efficacy_event(
+                    nct_id, now=now, query=query.name, payload={"source": "pubmed", **paper, "evidence": list(evidence)}
+                )
+            )
     records = tx.trial_records(by_trial)
     for nct_id, events in by_trial.items():
         inserted = tx.add_events(events, baseline=baseline)
@@ -87,13 +119,23 @@ def _evidence_words(evidence: Iterable[Any]) -> list[str]:
     return [getattr(e, "words", str(e)) for e in evidence]
 
 
-def poll_pubmed(source: PubmedLike, store: Store, query: Query, *, classify_publication: PublicationClassifier,
-                read_feed: Callable[[str], list[str]] | None, now: datetime, overlap_days: int,
-                backfill_days: int) -> tuple[PaperOutcome, SyncState]:
+def poll_pubmed(
+    source: PubmedLike,
+    store: Store,
+    query: Query,
+    *,
+    classify_publication: PublicationClassifier,
+    read_feed: Callable[[str], list[str]] | None,
+    now: datetime,
+    overlap_days: int,
+    backfill_days: int,
+) -> tuple[PaperOutcome, SyncState]:
     state = store.get_sync(source.kind, query.name)
     baseline = state.last_success_at is None
     today = now.date()
-    mindate = state.watermark - timedelta(days=overlap_days) if state.watermark else today - timedelta(days=backfill_days)
+    mindate = (
+        state.watermark - timedelta(days=overlap_days) if state.watermark else today - timedelta(days=backfill_days)
+    )
     pmids: list[str] = []
     if query.pubmed_term:
         pmids += source.search_window(query.pubmed_term, mindate=mindate, maxdate=today)
@@ -103,8 +145,9 @@ def poll_pubmed(source: PubmedLike, store: Store, query: Query, *, classify_publ
     tracked = {t.nct_id for t in store.trials() if query.name in t.queries}
     pmids += source.search_trials(sorted(tracked), mindate=None if baseline else mindate)
     references = store.reference_pmids()
-    pmids += [p for p, refs in references.items()
-              if any(n in tracked and kind in LINKING_REFERENCE_TYPES for n, kind in refs)]
+    pmids += [
+        p for p, refs in references.items() if any(n in tracked and kind in LINKING_REFERENCE_TYPES for n, kind in refs)
+    ]
     unique = list(dict.fromkeys(pmids))
     known = store.known_pmids(unique)
     outcome = PaperOutcome(found=len(unique))
@@ -117,8 +160,18 @@ def poll_pubmed(source: PubmedLike, store: Store, query: Query, *, classify_publ
                 words = _evidence_words(evidence)
                 tx.save_publication(pub, efficacy=efficacy, evidence=[{"words": w} for w in words], seen_at=now)
                 outcome.fetched += 1
-                process_publication(tx, pub, efficacy=efficacy, evidence=words, query=query, tracked=tracked,
-                                    references=references, baseline=baseline, now=now, outcome=outcome)
+                process_publication(
+                    tx,
+                    pub,
+                    efficacy=efficacy,
+                    evidence=words,
+                    query=query,
+                    tracked=tracked,
+                    references=references,
+                    baseline=baseline,
+                    now=now,
+                    outcome=outcome,
+                )
     relink_known(store, query, tracked=tracked, references=references, baseline=baseline, now=now, outcome=outcome)
     if errors:
         raise SourceError(f"{len(errors)} PubMed record(s) could not be read, first: {errors[0]}")
@@ -126,8 +179,16 @@ def poll_pubmed(source: PubmedLike, store: Store, query: Query, *, classify_publ
     return outcome, done
 
 
-def relink_known(store: Store, query: Query, *, tracked: set[str], references: Mapping[str, list[tuple[str, str]]],
-                 baseline: bool, now: datetime, outcome: PaperOutcome) -> None:
+def relink_known(
+    store: Store,
+    query: Query,
+    *,
+    tracked: set[str],
+    references: Mapping[str, list[tuple[str, str]]],
+    baseline: bool,
+    now: datetime,
+    outcome: PaperOutcome,
+) -> None:
     """Papers stored before their trial was tracked (or before CT.gov listed them) get their links now."""
     linked = store.links()
     candidates = {pmid for pmid, ncts in store.publication_mentions() if any(n in tracked for n in ncts)}
@@ -140,35 +201,68 @@ def relink_known(store: Store, query: Query, *, tracked: set[str], references: M
         if all((n, pmid) in linked for n, _ in find_links(pub, tracked, references)):
             continue
         with store.transaction() as tx:
-            process_publication(tx, pub, efficacy=efficacy, evidence=[e.get("words", "") for e in evidence],
-                                query=query, tracked=tracked, references=references, baseline=baseline, now=now,
-                                outcome=outcome)
+            process_publication(
+                tx,
+                pub,
+                efficacy=efficacy,
+                evidence=[e.get("words", "") for e in evidence],
+                query=query,
+                tracked=tracked,
+                references=references,
+                baseline=baseline,
+                now=now,
+                outcome=outcome,
+            )
 
 
-def run_pubmed(queries: Sequence[Query], source: PubmedLike, store: Store, *,
-               classify_publication: PublicationClassifier, read_feed: Callable[[str], list[str]] | None,
-               now: datetime, overlap_days: int, backfill_days: int, failing_after: int,
-               report: CheckReport) -> None:
+def run_pubmed(
+    queries: Sequence[Query],
+    source: PubmedLike,
+    store: Store,
+    *,
+    classify_publication: PublicationClassifier,
+    read_feed: Callable[[str], list[str]] | None,
+    now: datetime,
+    overlap_days: int,
+    backfill_days: int,
+    failing_after: int,
+    report: CheckReport,
+) -> None:
     for query in queries:
         if not (query.pubmed_term or query.rss_urls or query.ctgov_terms):
             continue
         previous = store.get_sync(source.kind, query.name)
         try:
-            outcome, done = poll_pubmed(source, store, query, classify_publication=classify_publication,
-                                        read_feed=read_feed, now=now, overlap_days=overlap_days,
-                                        backfill_days=backfill_days)
+            outcome, done = poll_pubmed(
+                source,
+                store,
+                query,
+                classify_publication=classify_publication,
+                read_feed=read_feed,
+                now=now,
+                overlap_days=overlap_days,
+                backfill_days=backfill_days,
+            )
         except MonitorError as exc:
             message = f"pubmed/{query.name}: {exc}"
             log.warning(message)
             report.errors.append(message)
-            report.alerts_pending += record_failure(store, previous, query, str(exc), now=now,
-                                                    failing_after=failing_after)
+            report.alerts_pending += record_failure(
+                store, previous, query, str(exc), now=now, failing_after=failing_after
+            )
             report.rows.append({"source": source.kind, "query": query.name, "status": "error", "error": str(exc)})
             continue
         report.alerts_pending += record_success(store, previous, done, query, now=now) + outcome.alerts
         report.publications += outcome.fetched
         report.results += outcome.efficacy
-        report.rows.append({"source": source.kind, "query": query.name,
-                            "status": "baseline" if previous.last_success_at is None else "ok",
-                            "papers": outcome.fetched, "linked": outcome.linked, "efficacy": outcome.efficacy,
-                            "alerts": outcome.alerts})
+        report.rows.append(
+            {
+                "source": source.kind,
+                "query": query.name,
+                "status": "baseline" if previous.last_success_at is None else "ok",
+                "papers": outcome.fetched,
+                "linked": outcome.linked,
+                "efficacy": outcome.efficacy,
+                "alerts": outcome.alerts,
+            }
+        )

@@ -55,7 +55,9 @@ def _section(path: Path, data: dict[str, Any], name: str) -> dict[str, Any]:
         raise _fail(path, name, "must be a table")
     unknown = set(section) - SECTION_KEYS[name]
     if unknown:
-        raise _fail(path, f"{name}.{sorted(unknown)[0]}", f"unknown field (known: {', '.join(sorted(SECTION_KEYS[name]))})")
+        raise _fail(
+            path, f"{name}.{sorted(unknown)[0]}", f"unknown field (known: {', '.join(sorted(SECTION_KEYS[name]))})"
+        )
     return section
 
 
@@ -92,9 +94,14 @@ def parse_query(path: Path, data: dict[str, Any]) -> Query:
     if not isinstance(description, str):
         raise _fail(path, "description", "must be a string")
     return Query(
-        name=name, path=str(path), ctgov_terms=ctgov_terms, pubmed_term=pubmed_term, rss_urls=tuple(rss),
+        name=name,
+        path=str(path),
+        ctgov_terms=ctgov_terms,
+        pubmed_term=pubmed_term,
+        rss_urls=tuple(rss),
         alert_kinds=frozenset(EventKind(k) for k in kinds),
-        new_trial_alert_requires_cell_free_cancer=new_trial == "cell_free_cancer", description=description,
+        new_trial_alert_requires_cell_free_cancer=new_trial == "cell_free_cancer",
+        description=description,
     )
 
 

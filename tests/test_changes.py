@@ -7,15 +7,29 @@ from monitor.changes import MATERIAL_FIELDS, change_events, diff_states, materia
 from monitor.domain import Classification, EventKind, Intervention, Outcome, Study
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-CLS = Classification(product_class="extracellular_vesicle", cell_free=True, engineered=False,
-                     source="plant", phase="PHASE1", cancer=True, cancer_types=("colorectal",))
+CLS = Classification(
+    product_class="extracellular_vesicle",
+    cell_free=True,
+    engineered=False,
+    source="plant",
+    phase="PHASE1",
+    cancer=True,
+    cancer_types=("colorectal",),
+)
 
 
 def study(**kw):
-    base = dict(nct_id="NCT01294072", brief_title="Curcumin plant exosomes", overall_status="RECRUITING",
-                phases=("PHASE1",), enrollment_count=35, enrollment_type="ESTIMATED", start_date="2011-01",
-                last_update_posted_on="2026-11-20",
-                interventions=(Intervention(type="DIETARY_SUPPLEMENT", name="curcumin exosomes"),))
+    base = dict(
+        nct_id="NCT01294072",
+        brief_title="Curcumin plant exosomes",
+        overall_status="RECRUITING",
+        phases=("PHASE1",),
+        enrollment_count=35,
+        enrollment_type="ESTIMATED",
+        start_date="2011-01",
+        last_update_posted_on="2026-11-20",
+        interventions=(Intervention(type="DIETARY_SUPPLEMENT", name="curcumin exosomes"),),
+    )
     base.update(kw)
     return Study(**base)
 
@@ -48,8 +62,9 @@ def test_volatile_fields_are_not_material():
 
 def test_classification_change_is_a_design_change():
     old = material_state(study(), CLS)
-    other = Classification(product_class="biomarker", cell_free=False, engineered=False, source="blood",
-                           phase="PHASE1", cancer=True)
+    other = Classification(
+        product_class="biomarker", cell_free=False, engineered=False, source="blood", phase="PHASE1", cancer=True
+    )
     changes = diff_states("NCT01294072", old, material_state(study(), other), seen_at=NOW)
     assert [c.field for c in changes] == ["classification"]
     (event,) = change_events("NCT01294072", changes, version=None, query=None, now=NOW)
@@ -57,9 +72,14 @@ def test_classification_change_is_a_design_change():
 
 
 def test_results_posted_with_efficacy_outcomes_reports_efficacy_once_keyed_by_trial():
-    s = study(has_results=True, results_first_posted_on="2026-11-20",
-              result_outcomes=(Outcome(measure="Objective response rate", type="PRIMARY", reporting_status="POSTED"),))
-    events = results_events(s, None, efficacy_outcomes=["Objective response rate"], outcome_kinds=[], query="q", now=NOW)
+    s = study(
+        has_results=True,
+        results_first_posted_on="2026-11-20",
+        result_outcomes=(Outcome(measure="Objective response rate", type="PRIMARY", reporting_status="POSTED"),),
+    )
+    events = results_events(
+        s, None, efficacy_outcomes=["Objective response rate"], outcome_kinds=[], query="q", now=NOW
+    )
     assert [(e.kind, e.key) for e in events] == [
         (EventKind.RESULTS_POSTED, "results_posted:NCT01294072"),
         (EventKind.EFFICACY_REPORTED, "efficacy:NCT01294072"),

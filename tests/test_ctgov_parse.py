@@ -32,7 +32,7 @@ ALL_FILES = sorted(p.name for p in RECORDINGS.glob("*.json"))
 
 def records_of(name: str) -> list[dict]:
     data = load_recording(name)
-    return data["studies"] if "studies" in data else [data]
+    return data.get("studies", [data])
 
 
 def test_every_recording_is_present_and_documented():

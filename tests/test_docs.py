@@ -48,12 +48,26 @@ def test_readme_setup_and_test_commands_match_ci():
     assert "python -m pytest" in README and "python -m pytest" in ci
 
 
-HEAVY = {"sqlalchemy", "sqlmodel", "httpx", "rich", "slack_sdk", "apscheduler", "alembic", "jinja2", "feedparser",
-         "pydantic", "pydantic_settings", "defusedxml"}
+HEAVY = {
+    "sqlalchemy",
+    "sqlmodel",
+    "httpx",
+    "rich",
+    "slack_sdk",
+    "apscheduler",
+    "alembic",
+    "jinja2",
+    "feedparser",
+    "pydantic",
+    "pydantic_settings",
+    "defusedxml",
+}
 
 
 def test_the_cli_imports_no_heavy_library_before_a_command_runs():
     """`monitor --help` stays fast because heavy libraries load lazily (timing: bench/bench_cli.py)."""
     code = "import sys, monitor.cli; print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
-    loaded = set(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split())
+    loaded = set(
+        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()
+    )
     assert loaded & HEAVY == set()

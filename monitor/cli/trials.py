@@ -67,7 +67,7 @@ def trials_cmd(cell_free: bool, cancer: bool, product_class: str | None, phase: 
 
     table = Table(title=f"{len(rows)} tracked trial(s)")
     cells = [[("yes" if r[c] else "no") if isinstance(r[c], bool) else str(r[c] or "-") for c in columns] for r in rows]
-    for i, column in enumerate(columns):
+    for column in columns:
         if column == "title":
             table.add_column(column, no_wrap=True, overflow="ellipsis", max_width=60)
         else:

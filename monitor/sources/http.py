@@ -113,6 +113,7 @@ def fetch(
 ) -> T:
     """One request with retries; ``what`` names it in the error (e.g. "ClinicalTrials.gov /studies page 3")."""
     last = "no attempt"
+    delay = 0.0
     for attempt in range(retries + 1):
         if attempt:
             sleep(delay)

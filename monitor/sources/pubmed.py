@@ -12,7 +12,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import httpx
 from defusedxml import DefusedXmlException
@@ -87,7 +87,7 @@ def _parse_document(xml: bytes) -> ET.Element:
     except DefusedXmlException as exc:
         raise BodyError(f"PubMed XML refused ({type(exc).__name__})") from None
     if root.tag == "PubmedArticleSet":
-        return root
+        return cast(ET.Element, root)
     if root.tag == "eFetchResult":
         message = _text(root.find("ERROR")) or "no PubmedArticleSet"
         raise BodyError(f"efetch answered ERROR: {message}")
@@ -387,8 +387,10 @@ class PubmedSource:
             return count, ids
 
         if len(term) > POST_TERM_LENGTH:
-            return self._call("POST", "esearch.fcgi", decode, what=what, data=params)
-        return self._call("GET", "esearch.fcgi", decode, what=what, params=params)
+            found = self._call("POST", "esearch.fcgi", decode, what=what, data=params)
+        else:
+            found = self._call("GET", "esearch.fcgi", decode, what=what, params=params)
+        return cast(tuple[int, list[str]], found)
 
     # ---------------------------------------------------------------------------------------- efetch
 

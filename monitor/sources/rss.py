@@ -108,8 +108,8 @@ def entry_pmid(entry: Any, raw_item: bytes = b"") -> str | None:
     for value in (entry.get("id", ""), entry.get("dc_identifier", "")):
         match = PMID_IDENTIFIER.match(value or "")
         candidates.append(match.group(1) if match else None)
-    match = RAW_PMID_IDENTIFIER.search(raw_item)
-    candidates.append(match.group(1).decode() if match else None)
+    raw_match = RAW_PMID_IDENTIFIER.search(raw_item)
+    candidates.append(raw_match.group(1).decode() if raw_match else None)
     return next((c for c in candidates if c), None)
 
 

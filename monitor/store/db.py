@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, Text, bindparam, cast, create_engine, event, func, or_, select, update
+from sqlalchemy import Engine, Table, Text, bindparam, cast, create_engine, event, func, or_, select, update
 from sqlalchemy.exc import OperationalError
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel, col
 
 from monitor.domain import Alert, Change, Event, EventKind, Publication, SyncState, TrialRecord
 from monitor.errors import StoreError
@@ -32,16 +32,33 @@ from monitor.store.models import (
 )
 
 MIGRATIONS_HEAD = "0001"
-TRIAL_COLUMNS = ("nct_id", "title", "overall_status", "phase", "product_class", "cell_free", "cancer", "has_results",
-                 "lead_sponsor", "last_update_posted_on", "state", "classification", "classifier_version",
-                 "override", "queries", "first_seen_at", "updated_at")
+TRIAL_COLUMNS = (
+    "nct_id",
+    "title",
+    "overall_status",
+    "phase",
+    "product_class",
+    "cell_free",
+    "cancer",
+    "has_results",
+    "lead_sponsor",
+    "last_update_posted_on",
+    "state",
+    "classification",
+    "classifier_version",
+    "override",
+    "queries",
+    "first_seen_at",
+    "updated_at",
+)
 
 
 def make_engine(url: str) -> Engine:
     """An engine with SQLite pragmas (WAL, busy timeout, foreign keys) set on every connection."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30}, json_serializer=_json_dumps,
-                               json_deserializer=orjson.loads)
+        engine = create_engine(
+            url, connect_args={"timeout": 30}, json_serializer=_json_dumps, json_deserializer=orjson.loads
+        )
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -71,28 +88,53 @@ def sqlite_path(url: str) -> Path | None:
 
 def _event_from_row(row: EventRow) -> Event:
     return Event(
-        kind=EventKind(row.kind), key=row.key, created_at=row.created_at, nct_id=row.nct_id,
-        query=row.query, payload=dict(row.payload or {}),
+        kind=EventKind(row.kind),
+        key=row.key,
+        created_at=row.created_at,
+        nct_id=row.nct_id,
+        query=row.query,
+        payload=dict(row.payload or {}),
     )
 
 
 def _sync_from_row(row: SyncStateRow) -> SyncState:
     return SyncState(
-        source=row.source, query=row.query, watermark=row.watermark, data_timestamp=row.data_timestamp,
-        last_success_at=row.last_success_at, consecutive_failures=row.consecutive_failures,
-        failing=row.failing, last_error=row.last_error,
+        source=row.source,
+        query=row.query,
+        watermark=row.watermark,
+        data_timestamp=row.data_timestamp,
+        last_success_at=row.last_success_at,
+        consecutive_failures=row.consecutive_failures,
+        failing=row.failing,
+        last_error=row.last_error,
     )
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a model (SQLModel does not type ``__table__``)."""
+    table: Table = getattr(model, "__table__")  # noqa: B009
+    return table
 
 
 def record_from_mapping(row: Mapping[str, Any]) -> TrialRecord:
     return TrialRecord(
-        nct_id=row["nct_id"], title=row["title"], overall_status=row["overall_status"], phase=row["phase"],
-        product_class=row["product_class"], cell_free=bool(row["cell_free"]), cancer=bool(row["cancer"]),
-        has_results=bool(row["has_results"]), lead_sponsor=row["lead_sponsor"],
-        last_update_posted_on=row["last_update_posted_on"], state=dict(row["state"]),
-        classification=dict(row["classification"]), classifier_version=row["classifier_version"],
-        override=dict(row["override"] or {}), queries=tuple(row["queries"] or ()),
-        first_seen_at=row["first_seen_at"], updated_at=row["updated_at"],
+        nct_id=row["nct_id"],
+        title=row["title"],
+        overall_status=row["overall_status"],
+        phase=row["phase"],
+        product_class=row["product_class"],
+        cell_free=bool(row["cell_free"]),
+        cancer=bool(row["cancer"]),
+        has_results=bool(row["has_results"]),
+        lead_sponsor=row["lead_sponsor"],
+        last_update_posted_on=row["last_update_posted_on"],
+        state=dict(row["state"]),
+        classification=dict(row["classification"]),
+        classifier_version=row["classifier_version"],
+        override=dict(row["override"] or {}),
+        queries=tuple(row["queries"] or ()),
+        first_seen_at=row["first_seen_at"],
+        updated_at=row["updated_at"],
     )
 
 
@@ -103,21 +145,38 @@ def record_from_row(row: TrialRow) -> TrialRecord:
 def record_values(record: TrialRecord) -> dict[str, Any]:
     """Column values of a trial row (raw excluded)."""
     return {
-        "nct_id": record.nct_id, "title": record.title, "overall_status": record.overall_status,
-        "phase": record.phase, "product_class": record.product_class, "cell_free": record.cell_free,
-        "cancer": record.cancer, "has_results": record.has_results, "lead_sponsor": record.lead_sponsor,
-        "last_update_posted_on": record.last_update_posted_on, "state": dict(record.state),
-        "classification": dict(record.classification), "classifier_version": record.classifier_version,
-        "override": dict(record.override), "queries": list(record.queries), "first_seen_at": record.first_seen_at,
+        "nct_id": record.nct_id,
+        "title": record.title,
+        "overall_status": record.overall_status,
+        "phase": record.phase,
+        "product_class": record.product_class,
+        "cell_free": record.cell_free,
+        "cancer": record.cancer,
+        "has_results": record.has_results,
+        "lead_sponsor": record.lead_sponsor,
+        "last_update_posted_on": record.last_update_posted_on,
+        "state": dict(record.state),
+        "classification": dict(record.classification),
+        "classifier_version": record.classifier_version,
+        "override": dict(record.override),
+        "queries": list(record.queries),
+        "first_seen_at": record.first_seen_at,
         "updated_at": record.updated_at,
     }
 
 
 def publication_from_row(row: PublicationRow) -> tuple[Publication, bool, list[dict[str, str]]]:
     pub = Publication(
-        pmid=row.pmid, title=row.title, abstract=row.abstract, journal=row.journal, published_on=row.published_on,
-        doi=row.doi, pmc_id=row.pmc_id, publication_types=tuple(row.publication_types),
-        databank_nct_ids=tuple(row.nct_ids), is_book=row.is_book,
+        pmid=row.pmid,
+        title=row.title,
+        abstract=row.abstract,
+        journal=row.journal,
+        published_on=row.published_on,
+        doi=row.doi,
+        pmc_id=row.pmc_id,
+        publication_types=tuple(row.publication_types),
+        databank_nct_ids=tuple(row.nct_ids),
+        is_book=row.is_book,
     )
     return pub, row.efficacy, list(row.efficacy_evidence)
 
@@ -132,12 +191,12 @@ class Tx:
     def trial_records(self, nct_ids: Iterable[str]) -> dict[str, TrialRecord]:
         """The stored trials among ``nct_ids`` (one query per 500 ids, raw record not loaded)."""
         ids = list(dict.fromkeys(nct_ids))
-        columns = [c for c in TrialRow.__table__.c if c.name != "raw"]  # type: ignore[attr-defined]
+        columns = [c for c in table_of(TrialRow).c if c.name != "raw"]
         out: dict[str, TrialRecord] = {}
         for start in range(0, len(ids), 500):
-            stmt = select(*columns).where(TrialRow.__table__.c.nct_id.in_(ids[start : start + 500]))  # type: ignore[attr-defined]
+            stmt = select(*columns).where(table_of(TrialRow).c.nct_id.in_(ids[start : start + 500]))
             for row in self.session.execute(stmt).mappings():
-                out[row["nct_id"]] = record_from_mapping(row)
+                out[row["nct_id"]] = record_from_mapping(dict(row))
         return out
 
     def save_trial(self, row: TrialRow) -> None:
@@ -146,7 +205,7 @@ class Tx:
 
     def save_records(self, records: Sequence[tuple[TrialRecord, str | None]], *, existing: set[str]) -> None:
         """Insert or update trials in two statements; ``existing`` names those already stored."""
-        table = TrialRow.__table__  # type: ignore[attr-defined]
+        table = table_of(TrialRow)
         inserts, updates = [], []
         for record, raw in records:
             values = record_values(record)
@@ -162,31 +221,50 @@ class Tx:
             batch = [{**v, "b_nct_id": v["nct_id"]} for v in updates if ("raw" in v) is with_raw]
             if batch:
                 names = [k for k in batch[0] if k not in ("nct_id", "b_nct_id", "first_seen_at")]
-                stmt = table.update().where(table.c.nct_id == bindparam("b_nct_id")).values(
-                    {n: bindparam(n) for n in names})
+                stmt = (
+                    table.update()
+                    .where(table.c.nct_id == bindparam("b_nct_id"))
+                    .values({n: bindparam(n) for n in names})
+                )
                 self.session.execute(stmt, batch)
 
     def add_changes(self, changes: Sequence[Change]) -> None:
         if changes:
-            self.session.execute(ChangeRow.__table__.insert(), [  # type: ignore[attr-defined]
-                {"nct_id": c.nct_id, "field": c.field, "old": c.old, "new": c.new, "seen_at": c.seen_at}
-                for c in changes])
+            self.session.execute(
+                table_of(ChangeRow).insert(),
+                [
+                    {"nct_id": c.nct_id, "field": c.field, "old": c.old, "new": c.new, "seen_at": c.seen_at}
+                    for c in changes
+                ],
+            )
 
     def add_events(self, events: Sequence[Event], *, baseline: bool = False) -> list[Event]:
         """Insert events whose key is new; returns those inserted (the others were recorded before)."""
         if not events:
             return []
         self.session.flush()
-        existing = self._existing(EventRow.__table__, [e.key for e in events])  # type: ignore[attr-defined]
+        existing = self._existing(table_of(EventRow), [e.key for e in events])
         inserted = []
         for e in events:
             if e.key not in existing:
                 existing.add(e.key)
                 inserted.append(e)
         if inserted:
-            self.session.execute(EventRow.__table__.insert(), [  # type: ignore[attr-defined]
-                {"key": e.key, "kind": e.kind.value, "nct_id": e.nct_id, "query": e.query, "baseline": baseline,
-                 "payload": dict(e.payload), "created_at": e.created_at} for e in inserted])
+            self.session.execute(
+                table_of(EventRow).insert(),
+                [
+                    {
+                        "key": e.key,
+                        "kind": e.kind.value,
+                        "nct_id": e.nct_id,
+                        "query": e.query,
+                        "baseline": baseline,
+                        "payload": dict(e.payload),
+                        "created_at": e.created_at,
+                    }
+                    for e in inserted
+                ],
+            )
         return inserted
 
     def _existing(self, table: Any, keys: Sequence[str]) -> set[str]:
@@ -195,39 +273,78 @@ class Tx:
             found.update(self.session.scalars(select(table.c.key).where(table.c.key.in_(keys[start : start + 500]))))
         return found
 
-    def add_alert(self, *, key: str, events: Sequence[Event], nct_id: str | None, query: str | None,
-                  trial: Mapping[str, Any], created_at: datetime, baseline_summary: bool = False) -> bool:
+    def add_alert(
+        self,
+        *,
+        key: str,
+        events: Sequence[Event],
+        nct_id: str | None,
+        query: str | None,
+        trial: Mapping[str, Any],
+        created_at: datetime,
+        baseline_summary: bool = False,
+    ) -> bool:
         """Queue one alert in the outbox (same transaction as its events); False when the key exists."""
-        return bool(self.add_alerts([dict(key=key, events=events, nct_id=nct_id, query=query, trial=trial,
-                                          created_at=created_at, baseline_summary=baseline_summary)]))
+        return bool(
+            self.add_alerts(
+                [
+                    dict(
+                        key=key,
+                        events=events,
+                        nct_id=nct_id,
+                        query=query,
+                        trial=trial,
+                        created_at=created_at,
+                        baseline_summary=baseline_summary,
+                    )
+                ]
+            )
+        )
 
     def add_alerts(self, alerts: Sequence[Mapping[str, Any]]) -> int:
         """Queue alerts (dicts with the arguments of ``add_alert``); returns how many were new."""
         if not alerts:
             return 0
         self.session.flush()
-        existing = self._existing(AlertRow.__table__, [a["key"] for a in alerts])  # type: ignore[attr-defined]
+        existing = self._existing(table_of(AlertRow), [a["key"] for a in alerts])
         rows = []
         for a in alerts:
             if a["key"] in existing:
                 continue
             existing.add(a["key"])
-            rows.append({"key": a["key"], "nct_id": a.get("nct_id"), "query": a.get("query"),
-                         "event_keys": [e.key for e in a["events"]], "trial": dict(a["trial"]),
-                         "baseline_summary": bool(a.get("baseline_summary")), "status": "pending", "attempts": 0,
-                         "created_at": a["created_at"]})
+            rows.append(
+                {
+                    "key": a["key"],
+                    "nct_id": a.get("nct_id"),
+                    "query": a.get("query"),
+                    "event_keys": [e.key for e in a["events"]],
+                    "trial": dict(a["trial"]),
+                    "baseline_summary": bool(a.get("baseline_summary")),
+                    "status": "pending",
+                    "attempts": 0,
+                    "created_at": a["created_at"],
+                }
+            )
         if rows:
-            self.session.execute(AlertRow.__table__.insert(), rows)  # type: ignore[attr-defined]
+            self.session.execute(table_of(AlertRow).insert(), rows)
         return len(rows)
 
     # publications ---------------------------------------------------------------------------------------
-    def save_publication(self, pub: Publication, *, efficacy: bool, evidence: Sequence[Mapping[str, str]],
-                         seen_at: datetime) -> None:
+    def save_publication(
+        self, pub: Publication, *, efficacy: bool, evidence: Sequence[Mapping[str, str]], seen_at: datetime
+    ) -> None:
         row = self.session.get(PublicationRow, pub.pmid)
-        values = dict(
-            title=pub.title, abstract=pub.abstract, journal=pub.journal, published_on=pub.published_on,
-            doi=pub.doi, pmc_id=pub.pmc_id, publication_types=list(pub.publication_types),
-            nct_ids=list(pub.nct_ids), is_book=pub.is_book, efficacy=efficacy,
+        values: dict[str, Any] = dict(
+            title=pub.title,
+            abstract=pub.abstract,
+            journal=pub.journal,
+            published_on=pub.published_on,
+            doi=pub.doi,
+            pmc_id=pub.pmc_id,
+            publication_types=list(pub.publication_types),
+            nct_ids=list(pub.nct_ids),
+            is_book=pub.is_book,
+            efficacy=efficacy,
             efficacy_evidence=[dict(e) for e in evidence],
         )
         if row is None:
@@ -239,8 +356,13 @@ class Tx:
     def link(self, nct_id: str, pmid: str, how: str, *, at: datetime) -> bool:
         """Record that a paper belongs to a trial; False when this exact link exists already."""
         self.session.flush()
-        found = self.session.scalar(select(TrialPublicationRow.id).where(
-            TrialPublicationRow.nct_id == nct_id, TrialPublicationRow.pmid == pmid, TrialPublicationRow.how == how))
+        found = self.session.scalar(
+            select(col(TrialPublicationRow.id)).where(
+                col(TrialPublicationRow.nct_id) == nct_id,
+                col(TrialPublicationRow.pmid) == pmid,
+                col(TrialPublicationRow.how) == how,
+            )
+        )
         if found is not None:
             return False
         self.session.add(TrialPublicationRow(nct_id=nct_id, pmid=pmid, how=how, linked_at=at))
@@ -383,7 +505,7 @@ class Store:
 
     def sync_states(self) -> list[SyncState]:
         with self._read() as s:
-            return [_sync_from_row(r) for r in s.scalars(select(SyncStateRow).order_by(SyncStateRow.source))]
+            return [_sync_from_row(r) for r in s.scalars(select(SyncStateRow).order_by(col(SyncStateRow.source)))]
 
     # trials ---------------------------------------------------------------------------------------------
     def trial(self, nct_id: str) -> TrialRecord | None:
@@ -393,25 +515,31 @@ class Store:
 
     def trial_raw(self, nct_id: str) -> str | None:
         with self._read() as s:
-            return s.scalar(select(TrialRow.raw).where(TrialRow.nct_id == nct_id))
+            return s.scalar(select(col(TrialRow.raw)).where(col(TrialRow.nct_id) == nct_id))
 
-    def trials(self, *, cell_free: bool | None = None, cancer: bool | None = None, product_class: str | None = None,
-               phase: str | None = None) -> list[TrialRecord]:
+    def trials(
+        self,
+        *,
+        cell_free: bool | None = None,
+        cancer: bool | None = None,
+        product_class: str | None = None,
+        phase: str | None = None,
+    ) -> list[TrialRecord]:
         stmt = select(TrialRow)
         if cell_free is not None:
-            stmt = stmt.where(TrialRow.cell_free == cell_free)
+            stmt = stmt.where(col(TrialRow.cell_free) == cell_free)
         if cancer is not None:
-            stmt = stmt.where(TrialRow.cancer == cancer)
+            stmt = stmt.where(col(TrialRow.cancer) == cancer)
         if product_class:
-            stmt = stmt.where(TrialRow.product_class == product_class)
+            stmt = stmt.where(col(TrialRow.product_class) == product_class)
         if phase:
-            stmt = stmt.where(TrialRow.phase == phase)
+            stmt = stmt.where(col(TrialRow.phase) == phase)
         with self._read() as s:
-            return [record_from_row(r) for r in s.scalars(stmt.order_by(TrialRow.nct_id))]
+            return [record_from_row(r) for r in s.scalars(stmt.order_by(col(TrialRow.nct_id)))]
 
     def tracked_nct_ids(self) -> list[str]:
         with self._read() as s:
-            return list(s.scalars(select(TrialRow.nct_id).order_by(TrialRow.nct_id)))
+            return list(s.scalars(select(col(TrialRow.nct_id)).order_by(col(TrialRow.nct_id))))
 
     def count_trials(self) -> int:
         with self._read() as s:
@@ -421,58 +549,82 @@ class Store:
         """Trials whose classification must be recomputed: another classifier version, or overrides
         set now or before (a removed override must be undone too)."""
         ids = list(overridden)
-        stmt = select(TrialRow).where(or_(
-            TrialRow.classifier_version != classifier_version,
-            TrialRow.nct_id.in_(ids),  # type: ignore[attr-defined]
-            cast(TrialRow.override, Text) != "{}",
-        ))
+        stmt = select(TrialRow).where(
+            or_(
+                col(TrialRow.classifier_version) != classifier_version,
+                col(TrialRow.nct_id).in_(ids),
+                cast(col(TrialRow.override), Text) != "{}",
+            )
+        )
         with self._read() as s:
             return [(record_from_row(r), r.raw) for r in s.scalars(stmt)]
 
     def changes(self, nct_id: str) -> list[Change]:
         with self._read() as s:
-            stmt = select(ChangeRow).where(ChangeRow.nct_id == nct_id).order_by(ChangeRow.seen_at, ChangeRow.id)
-            return [Change(nct_id=r.nct_id, field=r.field, old=r.old, new=r.new, seen_at=r.seen_at)
-                    for r in s.scalars(stmt)]
+            stmt = (
+                select(ChangeRow)
+                .where(col(ChangeRow.nct_id) == nct_id)
+                .order_by(col(ChangeRow.seen_at), col(ChangeRow.id))
+            )
+            return [
+                Change(nct_id=r.nct_id, field=r.field, old=r.old, new=r.new, seen_at=r.seen_at) for r in s.scalars(stmt)
+            ]
 
     # events ---------------------------------------------------------------------------------------------
-    def events(self, *, nct_id: str | None = None, since: datetime | None = None, until: datetime | None = None,
-               include_baseline: bool = True) -> list[Event]:
+    def events(
+        self,
+        *,
+        nct_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        include_baseline: bool = True,
+    ) -> list[Event]:
         stmt = select(EventRow)
         if nct_id is not None:
-            stmt = stmt.where(EventRow.nct_id == nct_id)
+            stmt = stmt.where(col(EventRow.nct_id) == nct_id)
         if since is not None:
-            stmt = stmt.where(EventRow.created_at >= since)
+            stmt = stmt.where(col(EventRow.created_at) >= since)
         if until is not None:
-            stmt = stmt.where(EventRow.created_at < until)
+            stmt = stmt.where(col(EventRow.created_at) < until)
         if not include_baseline:
-            stmt = stmt.where(EventRow.baseline.is_(False))  # type: ignore[attr-defined]
+            stmt = stmt.where(col(EventRow.baseline).is_(False))
         with self._read() as s:
-            return [_event_from_row(r) for r in s.scalars(stmt.order_by(EventRow.created_at, EventRow.id))]
+            return [_event_from_row(r) for r in s.scalars(stmt.order_by(col(EventRow.created_at), col(EventRow.id)))]
 
     def baseline_event_keys(self, keys: Iterable[str]) -> set[str]:
         with self._read() as s:
-            stmt = select(EventRow.key).where(EventRow.key.in_(list(keys)), EventRow.baseline.is_(True))  # type: ignore[attr-defined]
+            stmt = select(col(EventRow.key)).where(col(EventRow.key).in_(list(keys)), col(EventRow.baseline).is_(True))
             return set(s.scalars(stmt))
 
     def has_event(self, key: str) -> bool:
         with self._read() as s:
-            return s.scalar(select(EventRow.id).where(EventRow.key == key)) is not None
+            return s.scalar(select(col(EventRow.id)).where(col(EventRow.key) == key)) is not None
 
     # alerts (outbox) ------------------------------------------------------------------------------------
     def _alert(self, s: Session, row: AlertRow) -> Alert:
-        rows = list(s.scalars(select(EventRow).where(EventRow.key.in_(row.event_keys))))  # type: ignore[attr-defined]
+        rows = list(s.scalars(select(EventRow).where(col(EventRow.key).in_(row.event_keys))))
         order = {k: i for i, k in enumerate(row.event_keys)}
         events = tuple(_event_from_row(r) for r in sorted(rows, key=lambda r: order.get(r.key, 0)))
-        return Alert(id=row.id or 0, key=row.key, nct_id=row.nct_id, query=row.query, events=events,
-                     trial=dict(row.trial), status=row.status, attempts=row.attempts, created_at=row.created_at,
-                     last_error=row.last_error, message_ts=row.message_ts, baseline_summary=row.baseline_summary)
+        return Alert(
+            id=row.id or 0,
+            key=row.key,
+            nct_id=row.nct_id,
+            query=row.query,
+            events=events,
+            trial=dict(row.trial),
+            status=row.status,
+            attempts=row.attempts,
+            created_at=row.created_at,
+            last_error=row.last_error,
+            message_ts=row.message_ts,
+            baseline_summary=row.baseline_summary,
+        )
 
     def alerts(self, *, pending_only: bool = False, limit: int | None = None) -> list[Alert]:
         stmt = select(AlertRow)
         if pending_only:
-            stmt = stmt.where(AlertRow.status != "sent")
-        stmt = stmt.order_by(AlertRow.id)
+            stmt = stmt.where(col(AlertRow.status) != "sent")
+        stmt = stmt.order_by(col(AlertRow.id))
         if limit:
             stmt = stmt.limit(limit)
         with self._read() as s:
@@ -481,13 +633,19 @@ class Store:
     def mark_alert_sending(self, alert_id: int, *, at: datetime) -> None:
         """Before a send: from here on the message may exist in Slack even if we crash."""
         with self.transaction() as tx:
-            tx.session.execute(update(AlertRow).where(AlertRow.id == alert_id).values(
-                status="sending", attempts=AlertRow.attempts + 1, last_attempt_at=at))
+            tx.session.execute(
+                update(AlertRow)
+                .where(col(AlertRow.id) == alert_id)
+                .values(status="sending", attempts=col(AlertRow.attempts) + 1, last_attempt_at=at)
+            )
 
     def mark_alert_sent(self, alert_id: int, *, at: datetime, message_ts: str | None) -> None:
         with self.transaction() as tx:
-            tx.session.execute(update(AlertRow).where(AlertRow.id == alert_id).values(
-                status="sent", sent_at=at, message_ts=message_ts, last_error=None))
+            tx.session.execute(
+                update(AlertRow)
+                .where(col(AlertRow.id) == alert_id)
+                .values(status="sent", sent_at=at, message_ts=message_ts, last_error=None)
+            )
 
     def mark_alert_failed(self, alert_id: int, *, error: str, definitely_not_sent: bool) -> None:
         """After a failed send; ``definitely_not_sent`` returns it to pending (no lookup needed next time)."""
@@ -495,11 +653,11 @@ class Store:
         if definitely_not_sent:
             values["status"] = "pending"
         with self.transaction() as tx:
-            tx.session.execute(update(AlertRow).where(AlertRow.id == alert_id).values(**values))
+            tx.session.execute(update(AlertRow).where(col(AlertRow.id) == alert_id).values(**values))
 
     def alert_last_attempt(self, alert_id: int) -> datetime | None:
         with self._read() as s:
-            return s.scalar(select(AlertRow.last_attempt_at).where(AlertRow.id == alert_id))
+            return s.scalar(select(col(AlertRow.last_attempt_at)).where(col(AlertRow.id) == alert_id))
 
     # publications ---------------------------------------------------------------------------------------
     def known_pmids(self, pmids: Iterable[str]) -> set[str]:
@@ -507,14 +665,14 @@ class Store:
         known: set[str] = set()
         with self._read() as s:
             for start in range(0, len(ids), 500):
-                stmt = select(PublicationRow.pmid).where(PublicationRow.pmid.in_(ids[start : start + 500]))  # type: ignore[attr-defined]
+                stmt = select(col(PublicationRow.pmid)).where(col(PublicationRow.pmid).in_(ids[start : start + 500]))
                 known.update(s.scalars(stmt))
         return known
 
     def publication_mentions(self) -> list[tuple[str, list[str]]]:
         """(pmid, NCT ids named by the paper) for every stored paper."""
         with self._read() as s:
-            return [(p, list(n)) for p, n in s.execute(select(PublicationRow.pmid, PublicationRow.nct_ids))]
+            return [(p, list(n)) for p, n in s.execute(select(col(PublicationRow.pmid), col(PublicationRow.nct_ids)))]
 
     def publication(self, pmid: str) -> tuple[Publication, bool, list[dict[str, str]]] | None:
         """A stored paper with its efficacy verdict and evidence."""
@@ -525,8 +683,13 @@ class Store:
     def publications_for(self, nct_id: str) -> list[tuple[Publication, bool, list[str]]]:
         """Papers linked to a trial, each with the ways it was linked."""
         with self._read() as s:
-            links = list(s.scalars(select(TrialPublicationRow).where(TrialPublicationRow.nct_id == nct_id)
-                                   .order_by(TrialPublicationRow.linked_at, TrialPublicationRow.id)))
+            links = list(
+                s.scalars(
+                    select(TrialPublicationRow)
+                    .where(col(TrialPublicationRow.nct_id) == nct_id)
+                    .order_by(col(TrialPublicationRow.linked_at), col(TrialPublicationRow.id))
+                )
+            )
             hows: dict[str, list[str]] = {}
             for link in links:
                 hows.setdefault(link.pmid, []).append(link.how)
@@ -540,13 +703,15 @@ class Store:
 
     def links(self) -> set[tuple[str, str]]:
         with self._read() as s:
-            return {(n, p) for n, p in s.execute(select(TrialPublicationRow.nct_id, TrialPublicationRow.pmid))}
+            return {
+                (n, p) for n, p in s.execute(select(col(TrialPublicationRow.nct_id), col(TrialPublicationRow.pmid)))
+            }
 
     def reference_pmids(self) -> dict[str, list[tuple[str, str]]]:
         """pmid -> [(nct_id, reference type)] from the CT.gov references of tracked trials."""
         out: dict[str, list[tuple[str, str]]] = {}
         with self._read() as s:
-            for nct_id, state in s.execute(select(TrialRow.nct_id, TrialRow.state)):
+            for nct_id, state in s.execute(select(col(TrialRow.nct_id), col(TrialRow.state))):
                 for ref in (state or {}).get("references", []):
                     out.setdefault(str(ref.get("pmid")), []).append((nct_id, str(ref.get("type") or "")))
         return out
@@ -554,12 +719,12 @@ class Store:
     # digests --------------------------------------------------------------------------------------------
     def last_sent_digest(self) -> DigestRow | None:
         with self._read() as s:
-            stmt = select(DigestRow).where(DigestRow.status == "sent").order_by(DigestRow.period_end.desc())  # type: ignore[attr-defined]
+            stmt = select(DigestRow).where(col(DigestRow.status) == "sent").order_by(col(DigestRow.period_end).desc())
             return s.scalars(stmt).first()
 
     def pending_digests(self) -> list[DigestRow]:
         with self._read() as s:
-            stmt = select(DigestRow).where(DigestRow.status != "sent").order_by(DigestRow.period_start)
+            stmt = select(DigestRow).where(col(DigestRow.status) != "sent").order_by(col(DigestRow.period_start))
             return list(s.scalars(stmt))
 
     def save_digest(self, row: DigestRow) -> DigestRow:
