@@ -31,13 +31,12 @@ def build_classifier(settings: Settings) -> Classifier:
         apply_overrides,
         classify_outcome,
         classify_record,
-        efficacy_outcomes,
         load_overrides,
     )
 
     return Classifier(
         classify=classify_record, version=CLASSIFIER_VERSION, overrides=load_overrides(settings.overrides_file),
-        apply_override=apply_overrides, efficacy_outcomes=efficacy_outcomes,
+        apply_override=apply_overrides,
         outcome_kind=lambda m, d: str(classify_outcome(m, d)),
     )
 

@@ -31,7 +31,7 @@ FIELD_EVENTS: dict[str, EventKind] = {
     "references": EventKind.DESIGN_CHANGED,
     "classification": EventKind.DESIGN_CHANGED,
 }
-RESULTS_FIELDS = ("has_results", "results_first_posted_on", "results_submission")
+RESULTS_FIELDS = ("has_results", "results_first_posted_on", "results_submission", "posted_outcomes")
 MATERIAL_FIELDS = tuple(FIELD_EVENTS) + RESULTS_FIELDS
 
 
@@ -55,6 +55,8 @@ def material_state(study: Study, classification: Classification) -> dict[str, An
         "has_results": study.has_results,
         "results_first_posted_on": study.results_first_posted_on,
         "results_submission": study.results_submission,
+        # outcome measures with posted results: a later posting (say efficacy after safety) is a change
+        "posted_outcomes": [o.measure for o in study.result_outcomes if o.reporting_status != "NOT_POSTED"],
     }
 
 

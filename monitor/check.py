@@ -8,6 +8,7 @@ every page without error; a study missing from a response is never treated as de
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -55,8 +56,12 @@ class Classifier:
     version: str
     overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     apply_override: Callable[[Classification, Mapping[str, Any]], Classification] | None = None
-    efficacy_outcomes: Callable[[Sequence[tuple[str, str]]], list[str]] = lambda pairs: []
     outcome_kind: Callable[[str, str], str] = lambda measure, description: "other"
+    kind_of: Callable[[str, str], str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # outcome titles repeat across trials and polls: classify each (measure, description) once per run
+        object.__setattr__(self, "kind_of", functools.lru_cache(maxsize=8192)(self.outcome_kind))
 
     def __call__(self, study: Study) -> Classification:
         result = self.classify(study.raw)
@@ -146,11 +151,10 @@ def study_events(
 ) -> list[Event]:
     old_state = previous.state if previous is not None else None
     posted = [o for o in study.result_outcomes if o.reporting_status != "NOT_POSTED"]
-    efficacy = classifier.efficacy_outcomes([(o.measure, o.description) for o in posted])
     kinds = [
-        {"measure": o.measure, "type": o.type, "kind": classifier.outcome_kind(o.measure, o.description)}
-        for o in posted
+        {"measure": o.measure, "type": o.type, "kind": classifier.kind_of(o.measure, o.description)} for o in posted
     ]
+    efficacy = [k["measure"] for k in kinds if k["kind"] == "efficacy"]
     events: list[Event] = []
     if previous is None:
         events.append(new_trial_event(study.nct_id, now=now, query=query))

@@ -251,3 +251,24 @@ def test_cli_bad_configuration_exits_2(env, monkeypatch):
     monkeypatch.setenv("MONITOR_CTGOV_PAGE_SIZE", "5000")
     result = CliRunner().invoke(cli, ["check"])
     assert result.exit_code == 2 and "MONITOR_CTGOV_PAGE_SIZE" in result.output
+
+
+def test_efficacy_outcomes_posted_after_safety_results_are_caught(env, fake_ctgov):  # noqa: F811
+    safety_only = {"outcomeMeasuresModule": {"outcomeMeasures": [
+        {"type": "PRIMARY", "title": "Number of Participants With Dose-limiting Toxicities", "reportingStatus": "POSTED"},
+        {"type": "SECONDARY", "title": "Objective Response Rate (RECIST 1.1)", "reportingStatus": "NOT_POSTED"},
+    ]}}
+    fake_ctgov.studies = [ev_study("NCT90000002")]
+    run(T0)
+    fake_ctgov.data_timestamp = "2026-11-21T14:00:00"
+    fake_ctgov.studies = [ev_study("NCT90000002", last_update="2026-11-21", with_results=True,
+                                  updates={"resultsSection": safety_only})]
+    report, app = run(T1)
+    assert [e.kind for e in app.store.events(nct_id="NCT90000002") if e.created_at == T1] == [EventKind.RESULTS_POSTED]
+    fake_ctgov.data_timestamp = "2026-11-22T14:00:00"
+    fake_ctgov.studies = [ev_study("NCT90000002", last_update="2026-11-22", with_results=True,
+                                  updates={"resultsSection": EFFICACY_RESULTS})]
+    report, app = run(T2)
+    assert [e.kind for e in app.store.events(nct_id="NCT90000002") if e.created_at == T2] == \
+        [EventKind.EFFICACY_REPORTED]
+    assert "posted_outcomes" in {c.field for c in app.store.changes("NCT90000002")}
