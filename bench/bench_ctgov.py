@@ -70,9 +70,24 @@ def make_record(i: int, base: dict, *, last_update: str, status_shift: int = 0) 
 
 
 def serve(n: int, port_queue: multiprocessing.Queue, changed: multiprocessing.Value) -> None:  # type: ignore[type-arg]
-    bases = [json.dumps(t) for t in templates()]
-    parsed = [json.loads(b) for b in bases]
+    """Serve pages fast: each (template, title) pair is serialised once with placeholders, and a page is the
+    placeholders replaced by bytes, so the pipeline never waits on the server."""
+    blobs = []
+    for t, base in enumerate(templates()):
+        for k in range(len(TITLES)):
+            record = make_record(k, base, last_update="__DATE__")
+            record["protocolSection"]["identificationModule"]["nctId"] = "__NCT__"
+            record["protocolSection"]["statusModule"]["overallStatus"] = "__STATUS__"
+            blobs.append((t, k, json.dumps(record).encode()))
+    by_key = {(t, k): blob for t, k, blob in blobs}
+    count = len(templates())
     state = {"stamp": "2026-11-20T14:00:00"}
+
+    def study(i: int, day: bytes, shift: int) -> bytes:
+        blob = by_key[(i % count, i % len(TITLES))]
+        status = STATUSES[(i + shift) % len(STATUSES)].encode()
+        return blob.replace(b"__NCT__", b"NCT%08d" % (80000000 + i)).replace(b"__DATE__", day).replace(
+            b"__STATUS__", status)
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802
@@ -86,19 +101,16 @@ def serve(n: int, port_queue: multiprocessing.Queue, changed: multiprocessing.Va
                 size = int(params.get("pageSize", "10"))
                 start = int(params.get("pageToken", "0"))
                 if "filter.advanced" in params:  # an incremental poll: only the k changed studies
-                    ids = list(range(changed.value))
-                    shift, day = 1, "2026-11-21"
+                    total, shift, day = changed.value, 1, b"2026-11-21"
                 else:
-                    ids = list(range(n))
-                    shift, day = 0, "2026-11-20"
-                chunk = ids[start:start + size]
-                studies = [make_record(i, parsed[i % len(parsed)], last_update=day, status_shift=shift) for i in chunk]
-                page: dict = {"studies": studies}
+                    total, shift, day = n, 0, b"2026-11-20"
+                head = b'{"studies":[' + b",".join(study(i, day, shift) for i in range(start, min(start + size, total)))
+                tail = b"]"
                 if start == 0:
-                    page["totalCount"] = len(ids)
-                if start + size < len(ids):
-                    page["nextPageToken"] = str(start + size)
-                body = json.dumps(page).encode()
+                    tail += b',"totalCount":%d' % total
+                if start + size < total:
+                    tail += b',"nextPageToken":"%d"' % (start + size)
+                body = head + tail + b"}"
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))

@@ -154,7 +154,7 @@ def study_events(
     kinds = [
         {"measure": o.measure, "type": o.type, "kind": classifier.kind_of(o.measure, o.description)} for o in posted
     ]
-    efficacy = [k["measure"] for k in kinds if k["kind"] == "efficacy"]
+    efficacy = [o.measure for o, k in zip(posted, kinds, strict=True) if k["kind"] == "efficacy"]
     events: list[Event] = []
     if previous is None:
         events.append(new_trial_event(study.nct_id, now=now, query=query))
@@ -255,6 +255,7 @@ def poll_ctgov(
             outcome.studies += len(page.studies)
             if progress:
                 progress(query.name, outcome.studies, page.total_count)
+            del page  # let it go before the next page is fetched
     if outcome.errors:
         raise SourceError(f"{len(outcome.errors)} record(s) could not be read, first: {outcome.errors[0]}")
     if baseline:
@@ -273,12 +274,12 @@ def poll_ctgov(
 
 def queue_baseline_summary(store: Store, query: Query, *, now: datetime) -> int:
     """The one message of a baseline poll: "now tracking N trials, X cell-free"."""
-    trials = [t for t in store.trials() if query.name in t.queries]
+    flags = [(cell_free, cancer) for queries, cell_free, cancer in store.trial_flags() if query.name in queries]
     card = {
         "query": query.name,
-        "tracked": len(trials),
-        "cell_free": sum(t.cell_free for t in trials),
-        "cell_free_cancer": sum(t.cell_free and t.cancer for t in trials),
+        "tracked": len(flags),
+        "cell_free": sum(cell_free for cell_free, _ in flags),
+        "cell_free_cancer": sum(cell_free and cancer for cell_free, cancer in flags),
     }
     with store.transaction() as tx:
         return int(

@@ -102,3 +102,15 @@ def test_quick_reader_agrees_with_the_store(store):
     finally:
         reader.close()
     assert QuickReader.open("postgresql+psycopg://x/y") is None
+
+
+def test_a_migration_interrupted_half_way_leaves_nothing_behind(db_url):
+    """DDL runs in a real transaction: a failure in the middle rolls back the tables already created."""
+    from sqlalchemy import inspect, text
+
+    engine = make_engine(db_url)
+    with pytest.raises(RuntimeError), engine.begin() as conn:
+        conn.execute(text("CREATE TABLE half (id INTEGER)"))
+        raise RuntimeError("killed")
+    assert "half" not in inspect(engine).get_table_names()
+    engine.dispose()

@@ -476,6 +476,7 @@ class CtgovSource:
                     )
                 seen_tokens.add(token)
             yield page
+            del raw, studies, errors, page  # only one page in memory at a time
             if token is None:
                 break
         received = len(seen_ids) + unparsed

@@ -68,6 +68,13 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
+            # pysqlite would run DDL outside any transaction, so a migration killed half-way would leave tables
+            # without a revision stamp; SQLAlchemy's recipe: no implicit BEGIN from the driver, an explicit one
+            dbapi_connection.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN")
 
         return engine
     return create_engine(url, pool_pre_ping=True, json_serializer=_json_dumps, json_deserializer=orjson.loads)
@@ -536,6 +543,12 @@ class Store:
             stmt = stmt.where(col(TrialRow.phase) == phase)
         with self._read() as s:
             return [record_from_row(r) for r in s.scalars(stmt.order_by(col(TrialRow.nct_id)))]
+
+    def trial_flags(self) -> list[tuple[list[str], bool, bool]]:
+        """(queries, cell_free, cancer) of every trial, without loading states."""
+        stmt = select(col(TrialRow.queries), col(TrialRow.cell_free), col(TrialRow.cancer))
+        with self._read() as s:
+            return [(list(q or []), bool(f), bool(c)) for q, f, c in s.execute(stmt)]
 
     def tracked_nct_ids(self) -> list[str]:
         with self._read() as s:
