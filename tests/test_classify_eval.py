@@ -1,7 +1,7 @@
 """The labelled evaluation set (tests/eval): its integrity, and accuracy floors per field for dev and holdout.
 
-The floors are what classifier 1.0.1 reaches; a rule change that loses accuracy fails here. The holdout's first,
-clean run (classifier 1.0.0) was product_class 15/16 and cell_free 15/16; see docs/classifier.md.
+The floors are what classifier 1.1.0 reaches; a rule change that loses accuracy fails here. The holdout's first,
+clean run (classifier 1.0.0) was product_class 15/16 and cell_free 15/16; see README.md, "Measured accuracy".
 """
 
 from __future__ import annotations

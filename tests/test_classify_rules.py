@@ -395,3 +395,159 @@ def test_a_full_live_record_classifies_cleanly() -> None:
 
 def test_classifier_version_is_a_nonempty_string() -> None:
     assert isinstance(CLASSIFIER_VERSION, str) and CLASSIFIER_VERSION
+
+
+# --- classifier 1.1.0: cell-free products named next to the cells they come from (phrases from real records) ----
+@pytest.mark.parametrize(
+    ("interventions", "product_class", "source"),
+    [
+        pytest.param(
+            (
+                (
+                    "BIOLOGICAL",
+                    "Intravenous infusion of extracellular vesicle preparation derived from Wharton's jelly "
+                    "mesenchymal stem cells.",
+                    "",
+                ),
+            ),
+            "extracellular_vesicle",
+            "msc_perinatal",
+            id="preparation-derived-from",
+        ),
+        pytest.param(
+            (
+                (
+                    "BIOLOGICAL",
+                    "Secretome (set of substances released from the cell to its surroundings) of mesenchymal stem "
+                    "cells retrieved from the placenta (containing 400 microgram protein/ milliliter)",
+                    "",
+                ),
+            ),
+            "cell_free_secretome",
+            "msc_perinatal",
+            id="long-parenthesis-then-of",
+        ),
+        pytest.param(
+            (
+                (
+                    "DRUG",
+                    "Concentrated secretome Injection 2mL",
+                    "The secretome used in this research comes from mesenchymal stem cells from adipose tissue "
+                    "produced by IPT RSCM Stem Cell Medical Technology. The secretome produced by mesenchymal stem "
+                    "cells is collected, centrifuged to separate it from debris.",
+                ),
+            ),
+            "cell_free_secretome",
+            "msc_adult",
+            id="description-says-how-it-is-made",
+        ),
+        pytest.param(
+            (
+                (
+                    "BIOLOGICAL",
+                    "MSC-Derived Secretome + Autologous PRGF",
+                    "MSC-derived secretome will be collected from mesenchymal stem cell cultures under sterile, "
+                    "GMP-compliant conditions. Autologous PRP will be prepared from the participant's own "
+                    "peripheral blood.",
+                ),
+            ),
+            "cell_free_secretome",
+            "msc_unspecified",
+            id="source-of-the-product-phrase-before-other-words",
+        ),
+        pytest.param(
+            (("BIOLOGICAL", "1X level of MSCs-Exo", ""), ("BIOLOGICAL", "2X level of MSCs-Exo", "")),
+            "extracellular_vesicle",
+            "msc_unspecified",
+            id="dose-level-of-hyphen-exo",
+        ),
+        pytest.param(
+            (
+                ("BIOLOGICAL", "Synovial MSCs", "intra-articular injection of synovial mesenchymal stem cells"),
+                ("BIOLOGICAL", "Exosomes", "exosomes derived from the same synovial MSCs"),
+            ),
+            "cell_based",
+            "msc_adult",
+            id="cells-named-as-an-intervention-still-count",
+        ),
+    ],
+)
+def test_cell_free_products_described_by_their_producing_cells(
+    interventions: tuple[tuple[str, str, str], ...], product_class: str, source: str
+) -> None:
+    c = classify_record(study(title="A Study", interventions=interventions))
+    assert (c.product_class, c.source) == (product_class, source), evidence_words(c, "product_class")
+
+
+def test_a_device_that_clears_exosomes_gives_no_vesicles() -> None:
+    record = study(
+        title="Hemopurifier Plus Pembrolizumab in Head and Neck Cancer",
+        summary="This is an Early Feasibility Study (EFS) investigating the use of the Hemopurifier to clear "
+        "immunosuppressive exosomes in combination with pembrolizumab (Keytruda) in the front line setting.",
+        phases=("NA",),
+    )
+    c = classify_record(record)
+    assert (c.product_class, c.cell_free, c.source) == ("other", False, "other")
+    assert "clear immunosuppressive exosomes" in evidence_words(c, "product_class")
+
+
+def test_plasma_lyte_is_a_diluent_not_a_blood_source() -> None:
+    record = study(
+        title="Extracellular Vesicles in Lung Injury",
+        arms=(
+            (
+                "EV arm",
+                "EXPERIMENTAL",
+                "Administration of the investigational product (Plasma-Lyte A solution containing EVs derived from "
+                "mesenchymal stem cells)",
+            ),
+        ),
+    )
+    c = classify_record(record)
+    assert (c.product_class, c.source) == ("extracellular_vesicle", "msc_unspecified"), evidence_words(c, "source")
+
+
+@pytest.mark.parametrize(
+    ("record", "engineered"),
+    [
+        pytest.param(
+            study(
+                title="Exosome-based Nanoplatform for Ldlr mRNA Delivery in FH",
+                interventions=(("BIOLOGICAL", "Low Density Lipoprotein Receptor mRNA Exosomes", ""),),
+            ),
+            True,
+            id="mrna-exosomes",
+        ),
+        pytest.param(
+            study(
+                title="Dendritic Cell (DC) Vaccine for Malignant Glioma and Glioblastoma",
+                interventions=(("BIOLOGICAL", "Dendritic Cell Vaccine", ""), ("BIOLOGICAL", "Tumor Lysate", "")),
+            ),
+            True,
+            id="dc-vaccine-with-a-lysate-intervention",
+        ),
+        pytest.param(
+            study(
+                title="Umbilical Cord MSCs in Knee Osteoarthritis",
+                interventions=(("BIOLOGICAL", "UC-MSCs", ""), ("BIOLOGICAL", "Platelet lysate", "")),
+            ),
+            False,
+            id="lysate-without-dendritic-cells",
+        ),
+    ],
+)
+def test_engineered_cargo_named_with_the_product(record: dict[str, Any], engineered: bool) -> None:
+    c = classify_record(record)
+    assert c.engineered is engineered, evidence_words(c, "engineered")
+
+
+def test_a_complication_of_treatments_for_neoplastic_diseases_is_cancer() -> None:
+    record = study(
+        title="Treatment of Oral Mucositis Using Platelet Rich Fibrin",
+        summary="Oral mucositis (OM) is an inflammatory mucosal demolition frequently observed during treatments "
+        "for neoplastic diseases such as chemotherapy or radiation therapy.",
+        study_type="OBSERVATIONAL",
+    )
+    c = classify_record(record)
+    assert (c.cancer, c.cancer_types) == (True, ("other",))
+    assert not classify_record(study(title="Non-neoplastic Lesions of the Skin")).cancer

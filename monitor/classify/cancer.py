@@ -40,7 +40,8 @@ CANCER_TYPES = (
 )
 
 _MALIGNANCY = (
-    r"cancers?|carcinomas?|adenocarcinomas?|tumou?rs?|neoplasms?|neoplasia|malignan\w*|leuka?emias?|lymphomas?|"
+    r"cancers?|carcinomas?|adenocarcinomas?|tumou?rs?|neoplasms?|neoplasia|(?<!non-)neoplastic|malignan\w*|"
+    r"leuka?emias?|lymphomas?|"
     r"myelomas?|gliomas?|glioblastomas?|GBM|melanomas?|sarcomas?|(?:neuro|retino|medullo|hepato|nephro)blastomas?|"
     r"mesotheliomas?|metasta\w+|"
     r"oncolog\w*|NSCLC|SCLC|HCC|PDAC|HNSCC|myelodysplastic|radical prostatectomy|mastectomy"

@@ -25,7 +25,7 @@ EV_TERM: Term = (
     re.compile(
         r"\b(?:i?exosomes?|exosome-like|exos|extracellular[- ]vesicles?|microvesicles?|micro-vesicles?|"
         r"microparticles?|nano-?vesicles?|dexosomes?|exoflo|exosting|exoil-?12|exoaso(?:-\w+)?)\b|"
-        r"\bexo(?=[- ](?:cd\d|\d))"
+        r"\bexo(?=[- ](?:cd\d|\d))|(?<=[a-z]-)exos?\b"
     ),
     needles("exo", "vesic", "micropart", "nano"),
     re.compile(r"\b(?:s?EVs?|MPs|ATMPs)\b"),
@@ -95,7 +95,8 @@ PRODUCT_WORD_RE = re.compile(  # any product word, for short texts (intervention
 
 # --- context around an EV / secretome word -----------------------------------------------------------------
 MEASURE_BEFORE_RE = re.compile(
-    r"(?:\b(?:circulating|detect\w*|measur\w*|quantif\w*|profil\w*|levels? of|biomarkers? of|sequenc\w*|"
+    r"(?:\b(?:circulating|detect\w*|measur\w*|quantif\w*|profil\w*|(?<!\dx )(?<!dose )levels? of|"
+    r"biomarkers? of|sequenc\w*|"
     r"affecting|changes? (?:of|in)|alter\w*|release[sd]?|secrete[sd]?|shed|isolat\w* (?:from )?(?:the )?"
     r"(?:plasma|serum|blood|urine)|(?:effects?|impact|influence) (?:of [\w-]+ )?on)\b|"
     r"\b(?:serum|plasma|urine|urinary|blood|salivary|tumou?r|cancer)\s+$|"
@@ -110,9 +111,23 @@ MEASURE_AFTER_RE = re.compile(
     _I,
 )
 ANTIGEN_BEFORE_RE = re.compile(r"\b(?:pulsed|primed|loaded|charged|with)\b[\s\w-]{0,25}$", _I)
+# "Hemopurifier to clear immunosuppressive exosomes": the vesicles are what a device or drug removes
+REMOVED_BEFORE_RE = re.compile(
+    r"\b(?:clear(?:s|ing|ance of)?|remov(?:e|es|ing|al of)|deplet(?:e|es|ing|ion of)|captur(?:e|es|ing)|"
+    r"eliminat(?:e|es|ing|ion of)|adsorb(?:s|ing)?)\s+(?:[\w-]+\s+){0,3}$",
+    _I,
+)
+# what may stand between an EV / secretome word and the words naming where it comes from:
+# "extracellular vesicle preparation derived from", "secretome used in this research comes from",
+# "secretome (set of substances released from the cell to its surroundings) of", "will be collected from"
 SOURCE_LINK_RE = re.compile(
-    r"^\s*(?:\([^)]{0,30}\)\s*)?(?:(?:are|is|were|was)\s+)?(?:derived from|isolated from|obtained from|"
-    r"produced by|secreted by|released by|released from|collected from|from|of)\s",
+    r"^\s*(?:\([^()]{0,120}\)\s*)?"
+    r"(?:(?:preparations?|products?|solutions?|injections?|suspensions?|formulations?|fractions?|concentrates?|"
+    r"used in (?:this|the) (?:research|study|trial))\s+)?"
+    r"(?:\([^()]{0,120}\)\s*)?"
+    r"(?:(?:will be|is being|are being|has been|have been|are|is|were|was)\s+)?"
+    r"(?:(?:derived|isolated|obtained|produced|secreted|released|collected|harvested|extracted|purified|prepared|"
+    r"generated|manufactured|retrieved)\s+(?:from|by)|comes? from|originat\w* from|from|of)\s",
     _I,
 )
 _DESCRIPTORS = (  # words that may stand before an EV / secretome word as its source ("UC-MSC-derived")
@@ -143,7 +158,7 @@ SRC_ADULT_RE = re.compile(
     r"(?i:\b(?:bone[- ]marrow|adipose|lipoaspirate|dental pulp|synovi\w+|periodontal ligament)\b)"
     r"|\b(?:BM-?MSCs?|AD-?MSCs?|ADSCs?|ASCs?)\b"
 )
-SRC_BLOOD_RE = re.compile(r"\b(?:plasma|platelets?|erythrocytes?|red blood cells?|serum|PRP)\b", _I)
+SRC_BLOOD_RE = re.compile(r"\b(?:plasma(?![- ]?lyte)|platelets?|erythrocytes?|red blood cells?|serum|PRP)\b", _I)
 SRC_OTHER_RE = re.compile(
     r"\b(?:induced pluripotent|iPSCs?|HEK ?-?293\w*|293 cells|T-REx\S*|Expi293\w*|CAR-?T|T[- ]cells?|NK cells?|"
     r"embryonic stem|neural stem|keratinocytes?|fibroblasts?|bovine|milk|bacteri\w+|probiotic|limbal)\b",
@@ -157,11 +172,13 @@ FLUID_URINE_RE = re.compile(r"\b(?:urine|urinary)\b", _I)
 # --- engineering ----------------------------------------------------------------------------------------------
 ENGINEERED_RE = re.compile(
     r"(?i:\b(?:engineered|genetically (?:modified|engineered)|transduced|transfected|over-?express\w*|"
-    r"iexosomes?|antisense|(?:drug|antigen|peptide|sirna|mirna|chemotherapy|tumou?r antigen)[- ]loaded)\b)"
+    r"iexosomes?|antisense|(?:drug|antigen|peptide|sirna|mirna|chemotherapy|tumou?r antigen)[- ]loaded|"
+    r"(?:m|si|mi|sh)rna[- ](?:[\w-]+[- ])?(?:exosomes?|evs?|extracellular vesicles?|nano\w+|delivery)|"
+    r"gene therap(?:y|ies))\b)"
     r"|\b(?i:expressing)\s+[A-Z][A-Z0-9-]{1,}"
 )
 ENGINEERED_NEEDLES = needles(
-    "engineer", "genetic", "transduc", "transfect", "express", "iexosom", "antisense", "loaded"
+    "engineer", "genetic", "transduc", "transfect", "express", "iexosom", "antisense", "loaded", "rna", "gene therap"
 )
 CARGO = (
     r"(?:methotrexate|MTX|curcumin|paclitaxel|doxorubicin|gemcitabine|siRNAs?|miRNAs?|mRNAs?|antisense|ASOs?|"

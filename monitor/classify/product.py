@@ -30,6 +30,7 @@ from monitor.classify.text import (
 from monitor.domain import Evidence
 
 EV, SECRETOME, CELLS, BLOOD, MEASURED = "ev", "secretome", "cells", "blood", "measured"
+REMOVED = "removed"  # vesicles a device or drug clears from the body: neither given nor only measured
 _CLASS_OF_KIND = {
     EV: "extracellular_vesicle",
     SECRETOME: "cell_free_secretome",
@@ -59,6 +60,16 @@ class ProductDecision:
     evidence: tuple[Evidence, ...]
     segments: tuple[Segment, ...]  # where the deciding mentions are
     mentions: tuple[Mention, ...]  # every mention found in the record
+    deciding: tuple[Mention, ...] = ()  # the mentions of the chosen class
+
+    def product_phrases(self) -> list[Segment]:
+        """The deciding EV / secretome words with the words naming their source ("secretome of placental MSCs")."""
+        phrases = []
+        for m in self.deciding:
+            if m.kind in (EV, SECRETOME):
+                lo, hi = source_span(m.seg.text, m.start, m.end)
+                phrases.append(Segment(m.seg.field, m.seg.text[lo:hi], m.seg.tier))
+        return phrases
 
 
 # --- finding mentions -----------------------------------------------------------------------------------------
@@ -81,7 +92,7 @@ def _segment_mentions(seg: Segment) -> list[Mention]:
         for lo, hi in term_spans(term, text, low):
             if any(b_lo <= lo < b_hi for b_lo, b_hi in blood):
                 continue
-            masked.append(_source_span(text, lo, hi))
+            masked.append(source_span(text, lo, hi))
             found.extend(_classified(kind, seg, lo, hi))
     found.extend(Mention(MEASURED, seg, lo, hi) for lo, hi in term_spans(lx.MEASURED_EV_TERM, text, low))
     found.extend(_cell_mentions(seg, masked))
@@ -119,6 +130,8 @@ def _classified(kind: str, seg: Segment, start: int, end: int) -> list[Mention]:
         return []  # "dendritic cells pulsed with tumor lysate": the lysate is the antigen, not the product
     if _is_measured(text, start, end):
         return [Mention(MEASURED, seg, start, end)]
+    if kind == EV and lx.REMOVED_BEFORE_RE.search(clause_before(text, start, 60)):
+        return [Mention(REMOVED, seg, start, end)]
     return [Mention(kind, seg, start, end)]
 
 
@@ -128,7 +141,7 @@ def _is_measured(text: str, start: int, end: int) -> bool:
     return bool(lx.MEASURE_BEFORE_RE.search(before) or lx.MEASURE_AFTER_RE.search(after))
 
 
-def _source_span(text: str, start: int, end: int) -> tuple[int, int]:
+def source_span(text: str, start: int, end: int) -> tuple[int, int]:
     """The product phrase around an EV / secretome word.
 
     "UC-MSC-derived" before it, "derived from MSCs" or a hyphenated "-MSCs" ("Secretome-MSCs") after it.
@@ -143,7 +156,7 @@ def _source_span(text: str, start: int, end: int) -> tuple[int, int]:
     attached = _ATTACHED_RE.match(text, end)
     if attached and _is_descriptor(attached.group(1).lower()):
         hi = attached.end()
-    link = lx.SOURCE_LINK_RE.match(text[hi : hi + 60])
+    link = lx.SOURCE_LINK_RE.match(text[hi : hi + 300])
     if link:
         hi = hi + link.end() + len(clause_after(text, hi + link.end(), 70))
     return lo, hi
@@ -173,7 +186,7 @@ def decide_product(record: Mapping[str, Any], segments: Sequence[Segment]) -> Pr
             m for m in mentions if m.kind in _CLASS_OF_KIND and m.kind != BLOOD and m.seg.tier == TIER_INTERVENTION
         ]
         if tier0:
-            return _decided(tier0, mentions)
+            return _decided(_without_background_cells(tier0), mentions)
         mentions += find_mentions([s for s in segments if s.tier > TIER_SUMMARY])
         return _biomarker_or_other(mentions, (design,))
     if not mentions:
@@ -182,7 +195,28 @@ def decide_product(record: Mapping[str, Any], segments: Sequence[Segment]) -> Pr
     if not groups:
         return _biomarker_or_other(mentions, ())
     admin = [m for m in groups[0] if m.kind in _CLASS_OF_KIND]
+    if admin and admin[0].seg.tier == TIER_INTERVENTION:
+        admin = _without_background_cells(admin)
     return _decided(admin, mentions) if admin else _biomarker_or_other(mentions, ())
+
+
+def _without_background_cells(mentions: list[Mention]) -> list[Mention]:
+    """Drop the cells an intervention's description names when its name gives a vesicle or secretome product.
+
+    "MSC-Derived Secretome" described as "collected from cultured MSCs under GMP conditions": the cells are how
+    the product is made, not what is given. An intervention whose name also names cells keeps them.
+    """
+    named: dict[str, set[str]] = {}
+    for m in mentions:
+        owner, _, part = m.seg.field.rpartition(".")
+        if owner.startswith("interventions[") and part == "name":
+            named.setdefault(owner, set()).add(m.kind)
+    cell_free = {owner for owner, kinds in named.items() if kinds & {EV, SECRETOME} and CELLS not in kinds}
+    return [
+        m
+        for m in mentions
+        if not (m.kind == CELLS and m.seg.field.rpartition(".")[0] in cell_free and not m.seg.field.endswith(".name"))
+    ]
 
 
 def _reading_order(mentions: Sequence[Mention]) -> list[list[Mention]]:
@@ -206,18 +240,25 @@ def _decided(at_tier: list[Mention], mentions: list[Mention]) -> ProductDecision
         kind = max(_KIND_PRIORITY, key=lambda k: (counts.get(k, 0), -_KIND_PRIORITY.index(k)))
     chosen = [m for m in at_tier if m.kind == kind]
     return ProductDecision(
-        _CLASS_OF_KIND[kind], _unique_evidence(chosen), tuple(dict.fromkeys(m.seg for m in chosen)), tuple(mentions)
+        _CLASS_OF_KIND[kind],
+        _unique_evidence(chosen),
+        tuple(dict.fromkeys(m.seg for m in chosen)),
+        tuple(mentions),
+        tuple(chosen),
     )
 
 
 def _biomarker_or_other(mentions: list[Mention], design: tuple[Evidence, ...]) -> ProductDecision:
-    measured = [m for m in mentions if m.kind in (MEASURED, EV, SECRETOME)]
+    measured = [m for m in mentions if m.kind in (MEASURED, EV, SECRETOME) or (design and m.kind == REMOVED)]
     if measured:
         evidence = design + _unique_evidence(measured)
         return ProductDecision("biomarker", evidence[:4], tuple(m.seg for m in measured), tuple(mentions))
     blood = [m for m in mentions if m.kind == BLOOD]
     if blood:
         return ProductDecision("other", _unique_evidence(blood), tuple(m.seg for m in blood), tuple(mentions))
+    removed = [m for m in mentions if m.kind == REMOVED]
+    if removed:  # a device or drug that clears vesicles: "other", with the words that say so
+        return ProductDecision("other", _unique_evidence(removed), (), tuple(mentions))
     note = Evidence("interventions", "no exosome / vesicle / secretome / cell product named")
     return ProductDecision("other", design + (note,), (), tuple(mentions))
 

@@ -10,8 +10,9 @@ from typing import Any
 
 from monitor.classify import lexicon as lx
 from monitor.classify.cancer import detect_cancer, detect_cancer_types
-from monitor.classify.product import ProductDecision, decide_product
+from monitor.classify.product import Mention, ProductDecision, decide_product
 from monitor.classify.text import (
+    TIER_INTERVENTION,
     TIER_SUMMARY,
     Segment,
     as_list,
@@ -25,7 +26,7 @@ from monitor.classify.text import (
 )
 from monitor.domain import PHASES, Classification, Evidence
 
-CLASSIFIER_VERSION = "1.0.1"  # bump whenever a rule or word list changes: stored trials are reclassified
+CLASSIFIER_VERSION = "1.1.0"  # bump whenever a rule or word list changes: stored trials are reclassified
 
 CELL_FREE_CLASSES = frozenset({"extracellular_vesicle", "cell_free_secretome"})
 _THERAPY_CLASSES = frozenset({"extracellular_vesicle", "cell_free_secretome", "cell_based"})
@@ -109,7 +110,11 @@ def _source(cls: str, product: ProductDecision, segments: Sequence[Segment]) -> 
         return "other", (Evidence("product_class", "no EV, secretome or cell product: source 'other'"),)
     order = _SOURCE_ORDER["cell_based" if cls == "cell_based" else "vesicle"]
     rest = [s for s in segments if not s.control and s not in product.segments]
-    found = _first_source(order, product.segments) or _first_source_by_tier(order, rest)
+    found = (
+        _first_source(order, product.product_phrases())
+        or _first_source(order, product.segments)
+        or _first_source_by_tier(order, rest)
+    )
     if found is not None and found[0] == "msc_unspecified":
         found = _first_source_by_tier(_MSC_TISSUES, rest) or found
     if found is None and cls == "cell_based":
@@ -168,7 +173,23 @@ def _engineered(cls: str, product: ProductDecision) -> tuple[bool, tuple[Evidenc
         hit = _cargo(m.seg.text, m.start, m.end)
         if hit is not None:
             return True, (Evidence(m.seg.field, snippet(m.seg.text, *hit)),)
+    lysate = _lysate_with_dendritic_cells(cls, product)
+    if lysate is not None:
+        return True, (lysate.evidence,)
     return False, (Evidence("interventions", "no loading, cargo or genetic modification named"),)
+
+
+def _lysate_with_dendritic_cells(cls: str, product: ProductDecision) -> Mention | None:
+    """A tumour lysate given as its own intervention next to dendritic cells is their antigen (a loaded DC vaccine)."""
+    if cls != "cell_based":
+        return None
+    if not any(lx.SRC_DENDRITIC_RE.search(m.seg.text[m.start : m.end]) for m in product.deciding):
+        return None
+    for m in product.mentions:
+        lysate = "lysate" in m.seg.low[m.start : m.end]
+        if m.kind in ("secretome", "measured") and m.seg.tier == TIER_INTERVENTION and lysate:
+            return m
+    return None
 
 
 def _engineering_words(text: str) -> tuple[int, int] | None:

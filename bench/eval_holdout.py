@@ -1,14 +1,14 @@
-"""Score the trial classifier once on the blind third holdout set (tests/eval/holdout3).
+"""Score the trial classifier on one blind holdout set (tests/eval/holdoutN).
 
 Prints per-field accuracy (product_class, cell_free, engineered, source, phase, cancer, cancer_types), the same on the
 non-ambiguous records only, the product_class confusion matrix and every disagreement with the classifier's evidence
 for that field.
 
-Run: .venv/bin/python bench/eval_holdout3.py
+Run: .venv/bin/python bench/eval_holdout.py holdout3   (or holdout2, holdout4, ...)
 
 With the environment variable DRY_RUN=1 the script only loads and validates the records and labels (field values
 within the vocabulary of docs/product.md section 3, every record's nct_id matching its file name and its label, one
-label per record, no id shared with tests/eval/records or tests/eval/holdout2) and never imports or calls the
+label per record, no id shared with tests/eval/records or any other holdout folder) and never imports or calls the
 classifier. It exits 1 when validation fails (in both modes; a failing set is not scored).
 """
 
@@ -27,17 +27,37 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 EVAL_DIR = ROOT / "tests" / "eval"
-HOLDOUT_DIR = EVAL_DIR / "holdout3"
-OTHER_SETS = (EVAL_DIR, EVAL_DIR / "holdout2")  # ids here must not reappear in holdout3
+HOLDOUT_DIR = EVAL_DIR / "holdout3"  # replaced by the command-line argument in main()
 
 FIELDS = ("product_class", "cell_free", "engineered", "source", "phase", "cancer", "cancer_types")
 CLASSES = ("extracellular_vesicle", "cell_free_secretome", "cell_based", "biomarker", "other")
-SOURCES = ("msc_perinatal", "msc_adult", "msc_unspecified", "dendritic_cell", "tumor_cell", "blood", "plant",
-           "other", "unknown")
+SOURCES = (
+    "msc_perinatal",
+    "msc_adult",
+    "msc_unspecified",
+    "dendritic_cell",
+    "tumor_cell",
+    "blood",
+    "plant",
+    "other",
+    "unknown",
+)
 PHASES = ("EARLY_PHASE1", "PHASE1", "PHASE1/PHASE2", "PHASE2", "PHASE2/PHASE3", "PHASE3", "PHASE4", "NA")
-# product.md section 3 examples plus the values already used by the dev and holdout2 labels.
-KNOWN_CANCER_TYPES = ("breast", "prostate", "lung", "glioma", "melanoma", "colorectal", "pancreatic",
-                      "head_and_neck", "hematologic", "gastric", "liver", "other")
+# product.md section 3 examples plus the values already used by the dev and holdout labels.
+KNOWN_CANCER_TYPES = (
+    "breast",
+    "prostate",
+    "lung",
+    "glioma",
+    "melanoma",
+    "colorectal",
+    "pancreatic",
+    "head_and_neck",
+    "hematologic",
+    "gastric",
+    "liver",
+    "other",
+)
 NCT_RE = re.compile(r"^NCT\d{8}$")
 
 
@@ -49,9 +69,14 @@ def load() -> list[dict[str, Any]]:
     return labels
 
 
+def other_sets() -> list[Path]:
+    """The dev set and every other holdout folder: their ids must not reappear in the scored one."""
+    return [EVAL_DIR] + [d for d in sorted(EVAL_DIR.glob("holdout*")) if d.is_dir() and d != HOLDOUT_DIR]
+
+
 def other_set_ids() -> set[str]:
     ids: set[str] = set()
-    for directory in OTHER_SETS:
+    for directory in other_sets():
         ids.update(p.stem for p in (directory / "records").glob("NCT*.json"))
         labels_path = directory / "labels.json"
         if labels_path.is_file():
@@ -78,7 +103,7 @@ def validate(labels: list[dict[str, Any]]) -> list[str]:
             problems.append(f"{where} labelled twice")
         seen.add(nct)
         if nct in taken:
-            problems.append(f"{where} id already used by tests/eval or tests/eval/holdout2")
+            problems.append(f"{where} id already used by tests/eval or another holdout folder")
         record = label.get("record")
         if record is None:
             problems.append(f"{where} no records/{nct}.json")
@@ -87,8 +112,7 @@ def validate(labels: list[dict[str, Any]]) -> list[str]:
             if ident.get("nctId") != nct:
                 problems.append(f"{where} record nctId {ident.get('nctId')!r} does not match file/label")
             if label.get("phase") != record_phase(record):
-                problems.append(f"{where} label phase {label.get('phase')!r} != record phases "
-                                f"{record_phase(record)!r}")
+                problems.append(f"{where} label phase {label.get('phase')!r} != record phases {record_phase(record)!r}")
         sources = label.get("sources")
         if not (isinstance(sources, list) and sources and all(str(s).startswith("http") for s in sources)):
             problems.append(f"{where} sources must be a non-empty list of URLs")
@@ -136,11 +160,19 @@ def summary(labels: list[dict[str, Any]]) -> None:
     classes = Counter(label["product_class"] for label in labels)
     cancer = sum(label["cancer"] for label in labels)
     ambiguous = sum(bool(label.get("ambiguous")) for label in labels)
-    print(f"{len(labels)} records ({cancer} cancer, {len(labels) - cancer} not; {ambiguous} ambiguous): "
-          + ", ".join(f"{c} {classes.get(c, 0)}" for c in CLASSES))
+    print(
+        f"{len(labels)} records ({cancer} cancer, {len(labels) - cancer} not; {ambiguous} ambiguous): "
+        + ", ".join(f"{c} {classes.get(c, 0)}" for c in CLASSES)
+    )
 
 
 def main() -> int:
+    global HOLDOUT_DIR  # noqa: PLW0603 (a script: one folder per run)
+    if len(sys.argv) != 2 or not (EVAL_DIR / sys.argv[1] / "labels.json").is_file():
+        names = ", ".join(d.name for d in sorted(EVAL_DIR.glob("holdout*")))
+        print(f"usage: eval_holdout.py FOLDER   (one of: {names})", file=sys.stderr)
+        return 2
+    HOLDOUT_DIR = EVAL_DIR / sys.argv[1]
     labels = load()
     problems = validate(labels)
     dry_run = os.environ.get("DRY_RUN", "").strip() not in ("", "0", "false", "no")
@@ -189,8 +221,10 @@ def main() -> int:
             if norm(field, pred[field]) != norm(field, lab[field]):
                 count += 1
                 flag = " [ambiguous label]" if lab.get("ambiguous") else ""
-                print(f"  {lab['nct_id']}{flag} {field}: label={norm(field, lab[field])!r} "
-                      f"predicted={norm(field, pred[field])!r}")
+                print(
+                    f"  {lab['nct_id']}{flag} {field}: label={norm(field, lab[field])!r} "
+                    f"predicted={norm(field, pred[field])!r}"
+                )
                 print(f"      evidence: {evidence_text(classification, field)}")
     print(f"{count} disagreements")
     return 0
