@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.classify import classify_record
+from monitor.classify import CANCER_TYPES, classify_record
 
 EVAL = Path(__file__).parent / "eval"
 FIELDS = ("product_class", "cell_free", "engineered", "source", "phase", "cancer")
@@ -47,3 +47,13 @@ def test_holdout3_meets_the_product_targets():
     assert correct["product_class"] / total >= 0.90
     assert correct["cell_free"] / total >= 0.95
     assert correct["phase"] == total
+
+
+def test_the_holdout_validator_knows_the_classifier_cancer_types():
+    import importlib.util  # noqa: PLC0415
+
+    spec = importlib.util.spec_from_file_location("eval_holdout", EVAL.parents[1] / "bench" / "eval_holdout.py")
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert tuple(script.KNOWN_CANCER_TYPES) == CANCER_TYPES
