@@ -1,9 +1,9 @@
-"""Accuracy floors on the holdout sets (tests/eval/holdout2, holdout3, holdout4).
+"""Accuracy floors on the holdout sets (tests/eval/holdoutN).
 
-Each set was collected by a curator who never read the rules, and scored once before any rule was changed for it:
-holdout2 and holdout3 against classifier 1.0.1, holdout4 against 1.1.0. Classifier 1.1.0 was then tuned on holdout2's
-misses, so holdout2's floors are its 1.1.0 figures and no longer a blind measure; holdout3 (not tuned on) and holdout4
-(first run) are the blind ones. A regression on any set fails here.
+Each set was collected by a curator who never read the rules and scored once before any rule was changed for it
+(holdout2 and holdout3 with classifier 1.0.1, holdout4 with 1.1.0). Classifier 1.1.0 was then tuned on holdout2's
+misses and 1.2.0 on holdout4's, so their floors are their tuned figures, no longer blind measures; holdout3 (never
+tuned on) keeps its blind first-run figures. A regression on any set fails.
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ from monitor.classify import CANCER_TYPES, classify_record
 
 EVAL = Path(__file__).parent / "eval"
 FIELDS = ("product_class", "cell_free", "engineered", "source", "phase", "cancer")
-# correct / total per holdout: holdout2 after tuning (1.1.0), the others their blind figures
+# correct / total per holdout: holdout2 and holdout4 after tuning, the others their blind first-run figures
 FLOORS = {
     "holdout2": {"product_class": 27, "cell_free": 27, "engineered": 27, "source": 27, "phase": 27, "cancer": 27},
     "holdout3": {"product_class": 24, "cell_free": 25, "engineered": 25, "source": 21, "phase": 26, "cancer": 25},
+    "holdout4": {"product_class": 25, "cell_free": 25, "engineered": 26, "source": 24, "phase": 26, "cancer": 26},
 }
 
 

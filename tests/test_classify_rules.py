@@ -551,3 +551,91 @@ def test_a_complication_of_treatments_for_neoplastic_diseases_is_cancer() -> Non
     c = classify_record(record)
     assert (c.cancer, c.cancer_types) == (True, ("other",))
     assert not classify_record(study(title="Non-neoplastic Lesions of the Skin")).cancer
+
+
+# --- classifier 1.2.0: holdout4's misses (phrases from its real records) -----------------------------------------
+def test_a_sample_collection_study_only_measures_the_vesicles_it_describes() -> None:
+    record = study(
+        title="Development of Liquid Biopsy Technologies for Noninvasive Cancer Diagnostics in Patients With "
+        "Suspicious Thyroid Nodules or Thyroid Cancer",
+        description="SECONDARY OBJECTIVES:\n\nI. Quantity of thyroid derived EVs captured in various stages of thyroid "
+        "cancer.\n\nII. Whether quantity of EVs decreases in proportion to response to therapy.",
+        interventions=(("PROCEDURE", "Biospecimen Collection", ""), ("OTHER", "Electronic Health Record Review", "")),
+        study_type=None,
+    )
+    c = classify_record(record)
+    assert (c.product_class, c.cell_free) == ("biomarker", False), evidence_words(c, "product_class")
+    assert "Biospecimen Collection" in evidence_words(c, "product_class")
+
+
+def test_a_sample_collection_next_to_a_vesicle_product_does_not_hide_it() -> None:
+    record = study(
+        title="Exosomes in Wound Healing",
+        interventions=(("BIOLOGICAL", "Umbilical cord MSC exosomes", ""), ("PROCEDURE", "Biospecimen Collection", "")),
+    )
+    assert classify_record(record).product_class == "extracellular_vesicle"
+
+
+@pytest.mark.parametrize(
+    ("title", "product_class", "source"),
+    [
+        pytest.param(
+            "Safety and Efficacy of Pluripotent Stem Cell-derived Mesenchymal Stem Cell Exosome (PSC-MSC-Exo) "
+            "Eye Drops Treatment for Dry Eye Diseases",
+            "extracellular_vesicle",
+            "other",
+            id="psc-msc-exo",
+        ),
+        pytest.param("Zofin in Long COVID", "extracellular_vesicle", "unknown", id="zofin-brand"),
+        pytest.param(
+            "Autologous Hair Follicle-Derived Secretome in Androgenic Alopecia",
+            "cell_free_secretome",
+            "other",
+            id="hair-follicle-secretome",
+        ),
+    ],
+)
+def test_named_vesicle_products_and_their_sources(title: str, product_class: str, source: str) -> None:
+    c = classify_record(study(title=title))
+    assert (c.product_class, c.source) == (product_class, source), evidence_words(c, "product_class")
+
+
+def test_the_fluid_of_a_biomarker_study_is_the_one_next_to_the_vesicles() -> None:
+    record = study(
+        title="Predicting Prognosis and Recurrence of Thyroid Cancer Via New Biomarkers, Urinary Exosomal "
+        "Thyroglobulin and Galectin-3",
+        summary="Cancer cell-derived exosomes could be found in plasma, saliva, urine and other body fluid of patients "
+        "with cancer. The investigators try to analyze the urinary exosomal proteins.",
+        study_type="OBSERVATIONAL",
+    )
+    c = classify_record(record)
+    assert (c.product_class, c.source) == ("biomarker", "other"), evidence_words(c, "source")
+    assert "Urinary" in evidence_words(c, "source")
+
+
+def test_saliva_and_csf_are_fluids_other_than_blood() -> None:
+    for fluid in ("salivary", "cerebrospinal fluid"):
+        record = study(title=f"Exosomal microRNA in {fluid} of Glioma Patients", study_type="OBSERVATIONAL")
+        assert classify_record(record).source == "other", fluid
+
+
+@pytest.mark.parametrize(
+    "summary",
+    [
+        "To evaluate the safety and tolerability of exosomes with and without curcumin in patients with IBD.",
+        "To estimate the effect of ginger exosomes or curcumin alone or combined with curcumin on the symptoms.",
+    ],
+)
+def test_a_drug_given_alongside_vesicles_is_not_their_cargo(summary: str) -> None:
+    record = study(title="Plant Exosomes in Inflammatory Bowel Disease", summary=summary)
+    c = classify_record(record)
+    assert (c.product_class, c.engineered) == ("extracellular_vesicle", False), evidence_words(c, "engineered")
+
+
+def test_tumour_generation_as_a_safety_risk_is_not_a_cancer_population() -> None:
+    record = study(
+        title="Intra-ovarian Injection of MSC-EVs in Idiopathic Premature Ovarian Failure",
+        summary="They are not associated with any long-term maldifferentiation of engrafted cells or tumor generation.",
+        conditions=("Premature Ovarian Failure",),
+    )
+    assert classify_record(record).cancer is False

@@ -255,7 +255,8 @@ def test_cli_bad_configuration_exits_2(env, monkeypatch):
 
 def test_efficacy_outcomes_posted_after_safety_results_are_caught(env, fake_ctgov):  # noqa: F811
     safety_only = {"outcomeMeasuresModule": {"outcomeMeasures": [
-        {"type": "PRIMARY", "title": "Number of Participants With Dose-limiting Toxicities", "reportingStatus": "POSTED"},
+        {"type": "PRIMARY", "title": "Number of Participants With Dose-limiting Toxicities",
+         "reportingStatus": "POSTED"},
         {"type": "SECONDARY", "title": "Objective Response Rate (RECIST 1.1)", "reportingStatus": "NOT_POSTED"},
     ]}}
     fake_ctgov.studies = [ev_study("NCT90000002")]

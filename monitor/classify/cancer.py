@@ -47,7 +47,7 @@ _MALIGNANCY = (
     r"oncolog\w*|NSCLC|SCLC|HCC|PDAC|HNSCC|myelodysplastic|radical prostatectomy|mastectomy"
 )
 MALIGNANCY_RE = re.compile(r"\b(?:" + _MALIGNANCY.lower() + r")\b(?![- ](?:necrosis|suppress|free|marker))")
-NOT_MALIGNANCY_RE = re.compile(r"\btumou?r[- ]?(?:necrosis|igen\w*)|\btumou?rigen\w*")
+NOT_MALIGNANCY_RE = re.compile(r"\btumou?r[- ]?(?:necrosis|igen\w*|generation|formation)|\btumou?rigen\w*")
 THERAPY_COMPLICATION_RE = re.compile(  # applied to lower-cased text
     r"\b(?:radiation|radiotherapy|radio-?chemotherapy|chemotherapy|chemoradiation|chemo-?radiotherapy)[- ]"
     r"(?:induced|associated|related)\b|\bpost-?radiation\b|"

@@ -24,10 +24,10 @@ def needles(*words: str) -> re.Pattern[str]:
 EV_TERM: Term = (
     re.compile(
         r"\b(?:i?exosomes?|exosome-like|exos|extracellular[- ]vesicles?|microvesicles?|micro-vesicles?|"
-        r"microparticles?|nano-?vesicles?|dexosomes?|exoflo|exosting|exoil-?12|exoaso(?:-\w+)?)\b|"
+        r"microparticles?|nano-?vesicles?|dexosomes?|exoflo|zofin|exosting|exoil-?12|exoaso(?:-\w+)?)\b|"
         r"\bexo(?=[- ](?:cd\d|\d))|(?<=[a-z]-)exos?\b"
     ),
-    needles("exo", "vesic", "micropart", "nano"),
+    needles("exo", "vesic", "micropart", "nano", "zofin"),
     re.compile(r"\b(?:s?EVs?|MPs|ATMPs)\b"),
     needles("EV", "MP"),
 )
@@ -73,6 +73,7 @@ ANY_PRODUCT_LOWER = needles(  # every lower-case pre-check above, in one search
     "vesic",
     "micropart",
     "nano",
+    "zofin",
     "secret",
     "conditioned",
     "supernat",
@@ -97,7 +98,8 @@ PRODUCT_WORD_RE = re.compile(  # any product word, for short texts (intervention
 MEASURE_BEFORE_RE = re.compile(
     r"(?:\b(?:circulating|detect\w*|measur\w*|quantif\w*|profil\w*|(?<!\dx )(?<!dose )levels? of|"
     r"biomarkers? of|sequenc\w*|"
-    r"affecting|changes? (?:of|in)|alter\w*|release[sd]?|secrete[sd]?|shed|isolat\w* (?:from )?(?:the )?"
+    r"quantit(?:y|ies) of|numbers? of|amounts? of|affecting|changes? (?:of|in)|alter\w*|release[sd]?|"
+    r"secrete[sd]?|shed|isolat\w* (?:from )?(?:the )?"
     r"(?:plasma|serum|blood|urine)|(?:effects?|impact|influence) (?:of [\w-]+ )?on)\b|"
     r"\b(?:serum|plasma|urine|urinary|blood|salivary|tumou?r|cancer)\s+$|"
     r"\b(?:cytokines?|chemokines?|markers?|biomarkers?|proteins?)\s*(?:,|and|or)\s+$)",
@@ -105,7 +107,7 @@ MEASURE_BEFORE_RE = re.compile(
 )
 MEASURE_AFTER_RE = re.compile(
     r"^[\s\w()/,-]{0,30}?\b(?:levels?|profil\w*|biomarkers?|markers?|\w*signatures?|concentrations?|kinetics|"
-    r"counts?|RNAs?|miRNAs?|microRNAs?|lncRNAs?|proteins?|PD-L1|cargo|detect\w*|diagnos\w*|prognos\w*|assay|"
+    r"counts?|RNAs?|miRNAs?|microRNAs?|lncRNAs?|proteins?|PD-L1|cargo|detect\w*|diagnos\w*|prognos\w*|assay|captured|"
     r"test|liquid biopsy|(?:released|secreted|shed) (?:by|from) (?:\w+\s+){0,2}(?:cancer|tumou?r)|"
     r"(?:will be|are|were|was|is|to be)\s+(?:measured|quantified|analy[sz]ed|detected|sequenced|profiled|counted))\b",
     _I,
@@ -137,10 +139,16 @@ _DESCRIPTORS = (  # words that may stand before an EV / secretome word as its so
     "grape edible fruit mature immature tissue multipotent progenitor and"
 )
 DESCRIPTOR_WORDS = frozenset(_DESCRIPTORS.split())
-DESCRIPTOR_TOKEN_RE = re.compile(r"^(?:[a-z]*-?)?(?:msc|mscs|adsc|adscs|asc|ascs|dc|dcs|ipsc|ipscs|uc|wj|bm|ad)$")
+DESCRIPTOR_TOKEN_RE = re.compile(
+    r"^(?:[a-z]*-?)?(?:msc|mscs|adsc|adscs|asc|ascs|dc|dcs|ipsc|ipscs|psc|pscs|uc|wj|bm|ad)$"
+)
 
 # --- design --------------------------------------------------------------------------------------------------
 DIAGNOSTIC_PURPOSES = frozenset({"DIAGNOSTIC", "SCREENING"})
+# an intervention that only collects samples ("Biospecimen Collection"): the study measures
+SAMPLING_RE = re.compile(
+    r"^\s*(?:bio-?specimen|specimen|sample|blood sample|blood) (?:collection|draw|sampling)s?\s*$", _I
+)
 
 # --- where the product comes from ----------------------------------------------------------------------------
 SRC_DENDRITIC_RE = re.compile(r"\bdendritic\b|\bDCs?\b|\bdexosomes?\b", re.IGNORECASE)
@@ -160,14 +168,19 @@ SRC_ADULT_RE = re.compile(
 )
 SRC_BLOOD_RE = re.compile(r"\b(?:plasma(?![- ]?lyte)|platelets?|erythrocytes?|red blood cells?|serum|PRP)\b", _I)
 SRC_OTHER_RE = re.compile(
-    r"\b(?:induced pluripotent|iPSCs?|HEK ?-?293\w*|293 cells|T-REx\S*|Expi293\w*|CAR-?T|T[- ]cells?|NK cells?|"
+    r"\b(?:(?:induced )?pluripotent|i?PSCs?|hair[- ]follicles?|HEK ?-?293\w*|293 cells|T-REx\S*|Expi293\w*|"
+    r"CAR-?T|T[- ]cells?|NK cells?|"
     r"embryonic stem|neural stem|keratinocytes?|fibroblasts?|bovine|milk|bacteri\w+|probiotic|limbal)\b",
     _I,
 )
 SRC_MSC_RE = re.compile(r"(?i:\b(?:mesenchymal|mesenchyma|stromal)\b)|\b(?:h?MSCs?|MSC\w*)\b")
 SRC_STEM_RE = re.compile(r"\bstem[- ]cells?\b", _I)
 FLUID_BLOOD_RE = re.compile(r"\b(?:plasma|serum|blood|circulating|liquid biopsy)\b", _I)
-FLUID_URINE_RE = re.compile(r"\b(?:urine|urinary)\b", _I)
+FLUID_OTHER_RE = re.compile(  # fluids other than blood a biomarker study may measure vesicles in
+    r"\b(?:urine|urinary|saliva|salivary|cerebrospinal|CSF|bile|biliary|pleural|ascit\w*|tears?|semen|seminal|"
+    r"breast milk|bronchoalveolar|BALF?|stool|feces|faecal|fecal|aqueous humou?r|vitreous)\b",
+    _I,
+)
 
 # --- engineering ----------------------------------------------------------------------------------------------
 ENGINEERED_RE = re.compile(
@@ -185,7 +198,9 @@ CARGO = (
     r"STING|agonists?|antigens?|peptides?|chemotherap\w*|drugs?|tumou?r lysate|lysates?|IL-12)"
 )
 CARGO_AFTER_RE = re.compile(
-    r"^[^.;]{0,40}?\b(?:with|containing|carrying|loaded with|packaging|pulsed with|primed with|encapsulating)\s+"
+    r"^(?![^.;]{0,40}?\bwith (?:and|or) without\b)[^.;]{0,40}?"
+    r"\b(?:(?<!combined )(?<!combination )(?<!together )with|containing|carrying|loaded with|packaging|pulsed with|"
+    r"primed with|encapsulating)\s+"
     r"(?:[\w-]+\s+){0,3}" + CARGO + r"\b",
     _I,
 )

@@ -276,6 +276,10 @@ def _design_evidence(record: Mapping[str, Any]) -> Evidence | None:
     for i, item in enumerate(interventions):
         if as_text(item.get("type")) == "DIAGNOSTIC_TEST":
             return Evidence(f"interventions[{i}].type", f"DIAGNOSTIC_TEST: {as_text(item.get('name'))}")
+    for i, item in enumerate(interventions):
+        name = as_text(item.get("name"))
+        if lx.SAMPLING_RE.match(name):
+            return Evidence(f"interventions[{i}].name", name)
     return None
 
 

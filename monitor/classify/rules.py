@@ -26,7 +26,7 @@ from monitor.classify.text import (
 )
 from monitor.domain import PHASES, Classification, Evidence
 
-CLASSIFIER_VERSION = "1.1.0"  # bump whenever a rule or word list changes: stored trials are reclassified
+CLASSIFIER_VERSION = "1.2.0"  # bump whenever a rule or word list changes: stored trials are reclassified
 
 CELL_FREE_CLASSES = frozenset({"extracellular_vesicle", "cell_free_secretome"})
 _THERAPY_CLASSES = frozenset({"extracellular_vesicle", "cell_free_secretome", "cell_based"})
@@ -102,7 +102,8 @@ def _phase(record: Mapping[str, Any]) -> tuple[str | None, tuple[Evidence, ...]]
 # --- source ---------------------------------------------------------------------------------------------------
 def _source(cls: str, product: ProductDecision, segments: Sequence[Segment]) -> tuple[str, tuple[Evidence, ...]]:
     if cls == "biomarker":
-        return _fluid(list(product.segments) + sorted(segments, key=lambda s: s.tier))
+        near = _fluid_next_to_vesicles(product)
+        return near or _fluid(list(product.segments) + sorted(segments, key=lambda s: s.tier))
     if cls == "other":
         blood = [m for m in product.mentions if m.kind == "blood"]
         if blood:
@@ -150,8 +151,26 @@ def _first_source(
     return None
 
 
+_FLUIDS = (("blood", lx.FLUID_BLOOD_RE), ("other", lx.FLUID_OTHER_RE))
+
+
+def _fluid_next_to_vesicles(product: ProductDecision) -> tuple[str, tuple[Evidence, ...]] | None:
+    """The fluid named next to a measured vesicle word: "Urinary Exosomal ...", "exosomes isolated from plasma"."""
+    measured = [m for m in product.mentions if m.kind in ("measured", "ev", "secretome")]
+    for m in sorted(measured, key=lambda m: m.seg.tier):
+        text = m.seg.text
+        before = clause_before(text, m.start, 40)
+        lo = m.start - len(before)
+        window = text[lo : m.end] + clause_after(text, m.end, 50)
+        hits = [(f.start(), name, f) for name, pattern in _FLUIDS for f in pattern.finditer(window)]
+        if hits:  # the fluid nearest the vesicle word
+            _, name, f = min(hits, key=lambda h: min(abs(lo + h[0] - m.start), abs(lo + h[0] - m.end)))
+            return name, (Evidence(m.seg.field, snippet(text, lo + f.start(), lo + f.end())),)
+    return None
+
+
 def _fluid(segments: Sequence[Segment]) -> tuple[str, tuple[Evidence, ...]]:
-    for name, pattern in (("blood", lx.FLUID_BLOOD_RE), ("other", lx.FLUID_URINE_RE)):
+    for name, pattern in _FLUIDS:
         for seg in segments:
             m = pattern.search(seg.text)
             if m:
