@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from monitor.digest import build_digest_data, send_digest
+from monitor.digest import send_digest
+from monitor.digest_data import build_digest_data
 from monitor.domain import Change, Event, EventKind, Publication
 from monitor.errors import ConfigError
 from monitor.notify.email import EmailNotifier, render_digest, render_html, render_text

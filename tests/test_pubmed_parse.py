@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from monitor.domain import Publication
 from monitor.sources.http import BodyError
-from monitor.sources.pubmed import find_nct_ids, normalise_nct_id, parse_articles
+from monitor.sources.pubmed_xml import find_nct_ids, normalise_nct_id, parse_articles
 
 RECORDINGS = Path(__file__).parent / "recordings" / "pubmed"
 

@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from slack_sdk.models.blocks import Block
 
 from monitor.domain import Alert, Event, EventKind
-from monitor.notify.slack import escape_text, format_message
+from monitor.notify.slack_blocks import format_message
+from monitor.notify.slack_mrkdwn import escape_text
 
 GOLDEN = Path(__file__).parent / "golden" / "slack"
 NOW = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)

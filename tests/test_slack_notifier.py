@@ -16,7 +16,8 @@ import pytest
 
 from monitor.errors import ConfigError
 from monitor.notify import DeliveryError, Notifier
-from monitor.notify.slack import EVENT_TYPE, SlackNotifier, format_message, make_slack_notifier, metadata_key
+from monitor.notify.slack import EVENT_TYPE, SlackNotifier, make_slack_notifier, metadata_key
+from monitor.notify.slack_blocks import format_message
 from tests.slack_server import WEBHOOK_CHANNEL, FakeSlack, fake_slack  # noqa: F401
 from tests.test_slack_format import GOLDEN, sample_alerts
 
