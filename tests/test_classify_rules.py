@@ -639,3 +639,28 @@ def test_tumour_generation_as_a_safety_risk_is_not_a_cancer_population() -> None
         conditions=("Premature Ovarian Failure",),
     )
     assert classify_record(record).cancer is False
+
+
+# --- classifier 1.3.0: holdout5's miss ------------------------------------------------------------------------------
+def test_trophic_factors_from_msc_are_a_secretome() -> None:
+    record = study(
+        title="Safety and Feasibility Study of Intranasal Mesenchymal Trophic Factor (MTF) for Treatment of Asthma",
+        arms=(
+            (
+                "Intra-nasal infusion of MTF",
+                "EXPERIMENTAL",
+                "Trophic factors from umbilical cord mesenchymal stem cells administered intra-nasally",
+            ),
+        ),
+    )
+    c = classify_record(record)
+    assert (c.product_class, c.cell_free, c.source) == ("cell_free_secretome", True, "msc_perinatal")
+
+
+def test_cells_that_secrete_trophic_factors_are_still_cells() -> None:
+    record = study(
+        title="Umbilical Cord MSCs in Knee Osteoarthritis",
+        summary="MSCs secrete trophic factors that reduce inflammation.",
+        interventions=(("BIOLOGICAL", "Umbilical cord mesenchymal stem cells", "intra-articular injection"),),
+    )
+    assert classify_record(record).product_class == "cell_based"

@@ -40,9 +40,10 @@ MEASURED_EV_TERM: Term = (
 SECRETOME_TERM: Term = (
     re.compile(
         r"\b(?:secretomes?|secretom|conditioned (?:medium|media)|culture supernatants?|supernatants?|lysates?|"
-        r"secretions? of|(?:cells?|cell[- ]derived|component|cell[- ]free)\s+extracts?|paracrine factors)\b"
+        r"secretions? of|(?:cells?|cell[- ]derived|component|cell[- ]free)\s+extracts?|paracrine factors|"
+        r"trophic factors?|secreted factors)\b"
     ),
-    needles("secret", "conditioned", "supernat", "lysat", "extract", "paracrine"),
+    needles("secret", "conditioned", "supernat", "lysat", "extract", "paracrine", "trophic"),
     re.compile(r"(?<![A-Za-z0-9])CM(?![A-Za-z0-9])"),
     needles("CM"),
 )
@@ -80,6 +81,7 @@ ANY_PRODUCT_LOWER = needles(  # every lower-case pre-check above, in one search
     "lysat",
     "extract",
     "paracrine",
+    "trophic",
     "cell",
     "stromal",
     "plasma",
