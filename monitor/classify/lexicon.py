@@ -41,9 +41,10 @@ SECRETOME_TERM: Term = (
     re.compile(
         r"\b(?:secretomes?|secretom|conditioned (?:medium|media)|culture supernatants?|supernatants?|lysates?|"
         r"secretions? of|(?:cells?|cell[- ]derived|component|cell[- ]free)\s+extracts?|paracrine factors|"
-        r"trophic factors?|secreted factors)\b"
+        r"trophic factors?|secreted factors|pleiotropic factors?|"
+        r"factors? (?:derived|secreted|released|produced|isolated|obtained) (?:from|by))\b"
     ),
-    needles("secret", "conditioned", "supernat", "lysat", "extract", "paracrine", "trophic"),
+    needles("secret", "conditioned", "supernat", "lysat", "extract", "paracrine", "trophic", "pleiotrop", "factor"),
     re.compile(r"(?<![A-Za-z0-9])CM(?![A-Za-z0-9])"),
     needles("CM"),
 )
@@ -55,7 +56,7 @@ CELL_TERM: Term = (
         r"(?:autologous|allogeneic|allogenic|patient's own)\s+(?:[\w-]+\s+){0,2}cells?)\b(?![- ]free)"
     ),
     needles("cell", "stromal"),
-    re.compile(r"\b(?:h?UC-?MSCs?|h?MSCs?|BM-?MSCs?|AD-?MSCs?|ADSCs?|ASCs|WJ-?MSCs?|U?MSCs?|UCMSCs?|MSCTRAIL|DCs)\b"),
+    re.compile(r"\b(?:[A-Za-z]+-)?(?:h?UC-?|BM-?|AD-?|ad|WJ-?|U|UC|h)?MSCs?\b|\b(?:ADSCs?|ASCs|MSCTRAIL|DCs)\b"),
     needles("MSC", "ASC", "DCs"),
 )
 WEAK_CELL_TERM: Term = (re.compile(r"\bcells?\b(?![- ]free)"), needles("cell"), None, None)  # intervention names
@@ -63,7 +64,8 @@ NOT_ADMINISTERED_CELL_RE = re.compile(r"\b(?:blood|red|white|cancer|tumou?r|dono
 BLOOD_PRODUCT_TERM: Term = (
     re.compile(
         r"\b(?:platelet[- ]rich plasma|platelet[- ]poor plasma|plasma tear(?:s| drops)|serum eye drops|"
-        r"autologous serum|platelet lysate|platelet[- ]rich fibrin|platelet concentrate|convalescent plasma)\b"
+        r"autologous serum|platelet lysate|platelet[- ]rich fibrin|platelet concentrate|convalescent plasma|"
+        r"platelet[- ]derived (?!growth)(?:[\w-]+ )?factors?)\b"
     ),
     needles("plasma", "serum", "platelet"),
     re.compile(r"\b(?:PRP|PRF)\b"),
@@ -82,6 +84,8 @@ ANY_PRODUCT_LOWER = needles(  # every lower-case pre-check above, in one search
     "extract",
     "paracrine",
     "trophic",
+    "pleiotrop",
+    "factor",
     "cell",
     "stromal",
     "plasma",
@@ -98,7 +102,7 @@ PRODUCT_WORD_RE = re.compile(  # any product word, for short texts (intervention
 
 # --- context around an EV / secretome word -----------------------------------------------------------------
 MEASURE_BEFORE_RE = re.compile(
-    r"(?:\b(?:circulating|detect\w*|measur\w*|quantif\w*|profil\w*|(?<!\dx )(?<!dose )levels? of|"
+    r"(?:\b(?:circulating|detect\w*|measur\w*|quantif\w*|profil\w*|analy[sz]\w* of|(?<!\dx )(?<!dose )levels? of|"
     r"biomarkers? of|sequenc\w*|"
     r"quantit(?:y|ies) of|numbers? of|amounts? of|affecting|changes? (?:of|in)|alter\w*|release[sd]?|"
     r"secrete[sd]?|shed|isolat\w* (?:from )?(?:the )?"
@@ -110,7 +114,7 @@ MEASURE_BEFORE_RE = re.compile(
 MEASURE_AFTER_RE = re.compile(
     r"^[\s\w()/,-]{0,30}?\b(?:levels?|profil\w*|biomarkers?|markers?|\w*signatures?|concentrations?|kinetics|"
     r"counts?|RNAs?|miRNAs?|microRNAs?|lncRNAs?|proteins?|PD-L1|cargo|detect\w*|diagnos\w*|prognos\w*|assay|captured|"
-    r"test|liquid biopsy|(?:released|secreted|shed) (?:by|from) (?:\w+\s+){0,2}(?:cancer|tumou?r)|"
+    r"test|isolation|liquid biopsy|(?:released|secreted|shed) (?:by|from) (?:\w+\s+){0,2}(?:cancer|tumou?r)|"
     r"(?:will be|are|were|was|is|to be)\s+(?:measured|quantified|analy[sz]ed|detected|sequenced|profiled|counted))\b",
     _I,
 )
@@ -138,7 +142,8 @@ _DESCRIPTORS = (  # words that may stand before an EV / secretome word as its so
     "mesenchymal stem stromal cell cells derived human allogeneic allogenic autologous umbilical cord "
     "adipose bone marrow wharton's wharton’s jelly placenta placental amniotic amnion dental pulp "
     "synovial hypoxic hypoxia normoxic explants explant induced pluripotent dendritic tumor tumour plant "
-    "grape edible fruit mature immature tissue multipotent progenitor and"
+    "grape edible fruit mature immature tissue multipotent progenitor and small large purified isolated "
+    "lyophilized lyophilised freeze-dried concentrated primed preconditioned"
 )
 DESCRIPTOR_WORDS = frozenset(_DESCRIPTORS.split())
 DESCRIPTOR_TOKEN_RE = re.compile(
@@ -146,6 +151,28 @@ DESCRIPTOR_TOKEN_RE = re.compile(
 )
 
 # --- design --------------------------------------------------------------------------------------------------
+# words saying something is given to the participants (routes, doses, treatment), and the intervention types
+# that are always given; a record with vesicle words and none of these only studies them
+ADMINISTRATION_RE = re.compile(
+    r"\b(?:administ\w+|infus\w+|inject\w+|inhal\w+|nebuli[sz]\w+|intravenous\w*|intranasal\w*|nasal spray|"
+    r"intra-?(?:nasal|articular|dermal|vitreal|thecal|tumou?ral|muscular|ovarian|cavernous|venous|lesional)\w*|"
+    r"topical\w*|eye ?drops?|drops|sprays?|gel|cream|ointment|mouthwash|dressings?|doses?|dosing|dosage|"
+    r"treat(?:ed|ing|ment)? (?:with|of|for)|to treat|in treating|therapy|therapeutic|applied|"
+    r"application|transplant\w*|supplement\w*|given|receive[sd]?|first[- ]in[- ]human|open[- ]label|placebo|"
+    r"for (?!(?:the |an? )?(?:diagnos|detect|predict|prognos|screen|monitor|assess|evaluat|early|identif|analy))"
+    r")\b",
+    _I,
+)
+# "the Safety and Efficacy of Exosomes Derived from ...", "Use of Exosomes in ...": the vesicles are what is tested
+TESTED_PRODUCT_RE = re.compile(
+    r"\b(?:safety|efficacy|tolerability|feasibility|use)(?:\s+(?:and|&)\s+(?:the\s+)?(?:safety|efficacy|"
+    r"tolerability|feasibility))?(?:\s+evaluation)?\s+of\s+(?:[\w'()-]+\s+){0,6}?"
+    r"(?:\S*exos\w*|\S*exosom\w*|extracellular vesic\w*|\w*vesicles?|secretom\w*|conditioned med\w*|s?EVs?)\b",
+    _I,
+)
+# words saying the study only observes: they outweigh the loose cues above ("for", "using")
+OBSERVATIONAL_RE = re.compile(r"\b(?:observational|retrospective|case[- ]control|cohort study|registry)\b", _I)
+ADMINISTERED_TYPES = frozenset({"BIOLOGICAL", "GENETIC", "COMBINATION_PRODUCT", "DIETARY_SUPPLEMENT"})
 DIAGNOSTIC_PURPOSES = frozenset({"DIAGNOSTIC", "SCREENING"})
 # an intervention that only collects samples ("Biospecimen Collection"): the study measures
 SAMPLING_RE = re.compile(
@@ -166,7 +193,7 @@ SRC_PERINATAL_RE = re.compile(
 )
 SRC_ADULT_RE = re.compile(
     r"(?i:\b(?:bone[- ]marrow|adipose|lipoaspirate|dental pulp|synovi\w+|periodontal ligament)\b)"
-    r"|\b(?:BM-?MSCs?|AD-?MSCs?|ADSCs?|ASCs?)\b"
+    r"|\b(?:[A-Za-z]+-)?(?:BM-?MSCs?|AD-?MSCs?|ad-?MSCs?|ADSCs?|ASCs?)\b"
 )
 SRC_BLOOD_RE = re.compile(r"\b(?:plasma(?![- ]?lyte)|platelets?|erythrocytes?|red blood cells?|serum|PRP)\b", _I)
 SRC_OTHER_RE = re.compile(

@@ -38,7 +38,9 @@ _CLASS_OF_KIND = {
     BLOOD: "other",
 }
 _KIND_PRIORITY = (CELLS, EV, SECRETOME, BLOOD)
+_CELL_FREE_CLASSES = frozenset({_CLASS_OF_KIND[EV], _CLASS_OF_KIND[SECRETOME]})
 _TOKEN_RE = re.compile(r"\S+\s*$|\S+\s+")
+_SENTENCE_RE = re.compile(r"(?<=[.!?])\s+|\n+")
 _ATTACHED_RE = re.compile(r"-([A-Za-z][\w-]*)")  # "Secretome-MSCs", "Exosome-MSC": the source follows the product
 
 
@@ -197,7 +199,42 @@ def decide_product(record: Mapping[str, Any], segments: Sequence[Segment]) -> Pr
     admin = [m for m in groups[0] if m.kind in _CLASS_OF_KIND]
     if admin and admin[0].seg.tier == TIER_INTERVENTION:
         admin = _without_background_cells(admin)
-    return _decided(admin, mentions) if admin else _biomarker_or_other(mentions, ())
+    if not admin:
+        return _biomarker_or_other(mentions, ())
+    decision = _decided(admin, mentions)
+    from_text_only = admin[0].seg.tier > TIER_INTERVENTION  # titles or summary, not the interventions, name it
+    if decision.product_class in _CELL_FREE_CLASSES and from_text_only and not _administration_named(record, early):
+        note = Evidence("record", "vesicles named, nothing said to be given (no intervention, dose or route)")
+        return _biomarker_or_other([m for m in mentions if m.kind != REMOVED], (note,))
+    return decision
+
+
+def _administration_named(record: Mapping[str, Any], early: Sequence[Segment]) -> bool:
+    """Does the record say that something is given: a biological intervention, a route, a dose, a treatment?
+
+    Asked only when titles or the summary, not the interventions, name the vesicles: "Extracellular Vesicles in
+    Breast Cancer Patients Undergoing Neoadjuvant Chemotherapy" with a summary about measuring them gives nothing.
+    """
+    interventions = [as_mapping(i) for i in as_list(module(record, "armsInterventionsModule").get("interventions"))]
+    if any(as_text(i.get("type")) in lx.ADMINISTERED_TYPES for i in interventions):
+        return True
+    texts = [seg.text for seg in early if not seg.control]
+    if any(lx.OBSERVATIONAL_RE.search(text) for text in texts):
+        return False
+    if any(lx.TESTED_PRODUCT_RE.search(text) for text in texts):
+        return True
+    return any(lx.ADMINISTRATION_RE.search(sentence) for sentence in _vesicle_sentences(texts))
+
+
+def _vesicle_sentences(texts: Sequence[str]) -> list[str]:
+    """The sentences (titles are one) that name a vesicle or secretome word."""
+    found = []
+    for text in texts:
+        for sentence in _SENTENCE_RE.split(text):
+            low = sentence.lower()
+            if term_spans(lx.EV_TERM, sentence, low) or term_spans(lx.SECRETOME_TERM, sentence, low):
+                found.append(sentence)
+    return found
 
 
 def _without_background_cells(mentions: list[Mention]) -> list[Mention]:
