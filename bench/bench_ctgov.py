@@ -69,21 +69,38 @@ def make_record(i: int, base: dict, *, last_update: str, status_shift: int = 0) 
     return record
 
 
+# section pieces a `fields` value may name (OpenAPI v2.0.5 Study properties); the server answers others with a 400
+SECTIONS = {"ProtocolSection": "protocolSection", "ResultsSection": "resultsSection",
+            "AnnotationSection": "annotationSection", "DocumentSection": "documentSection",
+            "DerivedSection": "derivedSection", "HasResults": "hasResults"}
+
+
 def serve(n: int, port_queue: multiprocessing.Queue, changed: multiprocessing.Value) -> None:  # type: ignore[type-arg]
     """Serve pages fast: each (template, title) pair is serialised once with placeholders, and a page is the
-    placeholders replaced by bytes, so the pipeline never waits on the server."""
-    blobs = []
-    for t, base in enumerate(templates()):
-        for k in range(len(TITLES)):
-            record = make_record(k, base, last_update="__DATE__")
-            record["protocolSection"]["identificationModule"]["nctId"] = "__NCT__"
-            record["protocolSection"]["statusModule"]["overallStatus"] = "__STATUS__"
-            blobs.append((t, k, json.dumps(record).encode()))
-    by_key = {(t, k): blob for t, k, blob in blobs}
+    placeholders replaced by bytes, so the pipeline never waits on the server. Like CT.gov, `fields` (section
+    names only here) limits the sections served and an unknown name is a 400 text/plain."""
     count = len(templates())
+    cache: dict[str | None, dict[tuple[int, int], bytes]] = {}
+
+    def blobs_for(fields: str | None) -> dict[tuple[int, int], bytes]:
+        if fields not in cache:
+            keep = None if fields is None else {SECTIONS[f] for f in fields.split(",")}
+            by_key = {}
+            for t, base in enumerate(templates()):
+                for k in range(len(TITLES)):
+                    record = make_record(k, base, last_update="__DATE__")
+                    record["protocolSection"]["identificationModule"]["nctId"] = "__NCT__"
+                    record["protocolSection"]["statusModule"]["overallStatus"] = "__STATUS__"
+                    if keep is not None:
+                        record = {key: v for key, v in record.items() if key in keep}
+                    by_key[(t, k)] = json.dumps(record).encode()
+            cache[fields] = by_key
+        return cache[fields]
+
+    blobs_for(None)
     state = {"stamp": "2026-11-20T14:00:00"}
 
-    def study(i: int, day: bytes, shift: int) -> bytes:
+    def study(by_key: dict[tuple[int, int], bytes], i: int, day: bytes, shift: int) -> bytes:
         blob = by_key[(i % count, i % len(TITLES))]
         status = STATUSES[(i + shift) % len(STATUSES)].encode()
         return blob.replace(b"__NCT__", b"NCT%08d" % (80000000 + i)).replace(b"__DATE__", day).replace(
@@ -97,14 +114,25 @@ def serve(n: int, port_queue: multiprocessing.Queue, changed: multiprocessing.Va
                 if changed.value and state["stamp"] == "2026-11-20T14:00:00":
                     state["stamp"] = "2026-11-21T14:00:00"
                 body = json.dumps({"apiVersion": "2.0.5", "dataTimestamp": state["stamp"]}).encode()
+            elif any(f not in SECTIONS for f in params.get("fields", "ProtocolSection").split(",")):
+                bad = next(f for f in params["fields"].split(",") if f not in SECTIONS)
+                body = f"Parameter 'fields' contains invalid field name: '{bad}'".encode()
+                self.send_response(400)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
             else:
+                by_key = blobs_for(params.get("fields"))
                 size = int(params.get("pageSize", "10"))
                 start = int(params.get("pageToken", "0"))
                 if "filter.advanced" in params:  # an incremental poll: only the k changed studies
                     total, shift, day = changed.value, 1, b"2026-11-21"
                 else:
                     total, shift, day = n, 0, b"2026-11-20"
-                head = b'{"studies":[' + b",".join(study(i, day, shift) for i in range(start, min(start + size, total)))
+                head = b'{"studies":[' + b",".join(
+                    study(by_key, i, day, shift) for i in range(start, min(start + size, total)))
                 tail = b"]"
                 if start == 0:
                     tail += b',"totalCount":%d' % total

@@ -9,9 +9,11 @@ every page without error; a study missing from a response is never treated as de
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
@@ -31,6 +33,7 @@ from monitor.errors import MonitorError, SourceError
 from monitor.store.db import Store, Tx
 
 log = logging.getLogger("monitor.check")
+SAVE_BATCH = 200  # trial rows per INSERT / UPDATE batch within a page's transaction
 Progress = Callable[[str, int, int | None], None]  # (label, studies so far, total or None)
 
 
@@ -168,12 +171,20 @@ def process_page(
 ) -> QueryOutcome:
     """Store a page of studies with their changes, events and alerts, in a few batched statements."""
     known = tx.trial_records(s.nct_id for s in studies)
-    stored_before = set(known)
+    saved = set(known)  # trials with a row in this transaction: stored before, or written by an earlier batch
     outcome = QueryOutcome()
-    records: dict[str, tuple[TrialRecord, str | None]] = {}
+    records: dict[str, TrialRecord] = {}
+    pending: dict[str, tuple[TrialRecord, str | None]] = {}  # rows not yet written, with their stored record
     all_changes: list[Any] = []
     events: list[Event] = []
     classes: dict[str, Classification] = {}
+
+    def write_pending() -> None:
+        # in batches, so that the serialised records of a whole page are never in memory at once
+        tx.save_records(list(pending.values()), existing=saved)
+        saved.update(pending)
+        pending.clear()
+
     for study in studies:
         classification = classifier(study)
         state = material_state(study, classification)
@@ -184,14 +195,17 @@ def process_page(
         record = trial_record(
             study, classification, state, previous=previous, query=query.name, classifier=classifier, now=now
         )
-        records[study.nct_id] = (record, orjson.dumps(study.raw).decode() if study.raw else None)
+        records[study.nct_id] = record
+        pending[study.nct_id] = (record, orjson.dumps(study.stored_raw()).decode() if study.raw else None)
+        if len(pending) >= SAVE_BATCH:
+            write_pending()
         known[study.nct_id] = record
         classes[study.nct_id] = classification
         all_changes += changes
         events += study_events(study, previous, changes, classifier=classifier, query=query.name, now=now)
         outcome.new += previous is None
         outcome.changed += bool(changes)
-    tx.save_records(list(records.values()), existing=stored_before)
+    write_pending()
     tx.add_changes(all_changes)
     inserted = tx.add_events(events, baseline=baseline)
     by_trial: dict[str, list[Event]] = {}
@@ -211,7 +225,7 @@ def process_page(
                         "events": alertable,
                         "nct_id": nct_id,
                         "query": query.name,
-                        "trial": records[nct_id][0].card(),
+                        "trial": records[nct_id].card(),
                         "created_at": now,
                     }
                 )
@@ -238,24 +252,28 @@ def poll_ctgov(
     since = state.watermark - timedelta(days=overlap_days) if state.watermark else None
     outcome = QueryOutcome()
     newest = state.watermark
-    for expression in query.ctgov_terms:
-        for page in source.iter_pages(expression, since=since):
-            outcome.pages += 1
-            outcome.errors.extend(page.record_errors)
-            with store.transaction() as tx:
-                stored = process_page(tx, page.studies, query=query, classifier=classifier, baseline=baseline, now=now)
-            outcome.new += stored.new
-            outcome.changed += stored.changed
-            outcome.results += stored.results
-            outcome.alerts += stored.alerts
-            for study in page.studies:
-                seen = _date(study.last_update_posted_on)
-                if seen and (newest is None or seen > newest):
-                    newest = seen
-            outcome.studies += len(page.studies)
-            if progress:
-                progress(query.name, outcome.studies, page.total_count)
-            del page  # let it go before the next page is fetched
+    with _one_collection_per_page() as collect:
+        for expression in query.ctgov_terms:
+            for page in source.iter_pages(expression, since=since):
+                outcome.pages += 1
+                outcome.errors.extend(page.record_errors)
+                with store.transaction() as tx:
+                    stored = process_page(
+                        tx, page.studies, query=query, classifier=classifier, baseline=baseline, now=now
+                    )
+                outcome.new += stored.new
+                outcome.changed += stored.changed
+                outcome.results += stored.results
+                outcome.alerts += stored.alerts
+                for study in page.studies:
+                    seen = _date(study.last_update_posted_on)
+                    if seen and (newest is None or seen > newest):
+                        newest = seen
+                outcome.studies += len(page.studies)
+                if progress:
+                    progress(query.name, outcome.studies, page.total_count)
+                del page  # let it go before the next page is fetched
+                collect()
     if outcome.errors:
         raise SourceError(f"{len(outcome.errors)} record(s) could not be read, first: {outcome.errors[0]}")
     if baseline:
@@ -270,6 +288,23 @@ def poll_ctgov(
         failing=False,
     )
     return outcome, done, False
+
+
+@contextmanager
+def _one_collection_per_page() -> Iterator[Callable[[], int]]:
+    """Pause the automatic cyclic GC during a poll and collect once per page instead.
+
+    A decoded page is ~a million small acyclic objects; with the automatic collector on, every few thousand
+    allocations it re-walks them (a third of the backfill's time). They are freed by reference counting when the
+    page goes; the one collection per page (after it went) frees any cycles the page made, so memory stays bounded.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield lambda: gc.collect(1)
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def queue_baseline_summary(store: Store, query: Query, *, now: datetime) -> int:

@@ -117,6 +117,16 @@ class Reference:
     citation: str = ""
 
 
+# What the store keeps of a CT.gov record (``Study.stored_raw``): what ``parse_study`` and the classifier read, so that
+# a reclassification from the store sees what a fresh poll would. protocolSection without the modules neither reads
+# (locations and eligibility are the bulk of most records; a test checks that the classifier ignores them),
+# hasResults, resultsSection.outcomeMeasuresModule and derivedSection.miscInfoModule.
+UNSTORED_PROTOCOL_MODULES = frozenset(
+    {"contactsLocationsModule", "eligibilityModule", "oversightModule", "ipdSharingStatementModule"}
+)
+_STORED_MODULES = {"resultsSection": "outcomeMeasuresModule", "derivedSection": "miscInfoModule"}
+
+
 @dataclass(frozen=True)
 class Study:
     """A ClinicalTrials.gov v2 study, normalised; ``raw`` keeps the record as the API sent it."""
@@ -157,6 +167,23 @@ class Study:
     @property
     def title(self) -> str:
         return self.brief_title or self.official_title or self.nct_id
+
+    def stored_raw(self) -> dict[str, Any]:
+        """The part of ``raw`` the store keeps (see ``UNSTORED_PROTOCOL_MODULES``); shares its values with ``raw``.
+
+        Other modules of resultsSection / derivedSection stay as empty objects, so that a record without
+        ``hasResults`` still shows a (non-empty) resultsSection to the parser.
+        """
+        out: dict[str, Any] = {}
+        for key, value in self.raw.items():
+            if key == "protocolSection" and isinstance(value, Mapping):
+                out[key] = {k: v for k, v in value.items() if k not in UNSTORED_PROTOCOL_MODULES}
+            elif key in _STORED_MODULES and isinstance(value, Mapping):
+                keep = _STORED_MODULES[key]
+                out[key] = {k: (v if k == keep else {}) for k, v in value.items()}
+            elif key in ("hasResults", "protocolSection", "resultsSection", "derivedSection"):
+                out[key] = value
+        return out
 
     @property
     def phase(self) -> str | None:

@@ -440,11 +440,13 @@ def test_build_params_full_and_incremental():
         "query.term": "exosome OR secretome",
         "pageSize": "1000",
         "countTotal": "true",
+        "fields": "ProtocolSection,ResultsSection,DerivedSection,HasResults",
     }
     params = build_params("exosome", since=date(2026, 11, 18), page_size=50)
     assert params["filter.advanced"] == "AREA[LastUpdatePostDate]RANGE[2026-11-18,MAX]"
     assert params["pageSize"] == "50"
-    assert "fields" not in params and "pageToken" not in params and "query.intr" not in params
+    assert params["fields"] == "ProtocolSection,ResultsSection,DerivedSection,HasResults"
+    assert "pageToken" not in params and "query.intr" not in params
 
 
 def test_build_params_takes_the_day_of_a_datetime():

@@ -107,7 +107,15 @@ def test_pages_are_followed_with_identical_params(fake_ctgov, make_source):
     assert "pageToken" not in reqs[0].params
     assert [r.params.get("pageToken") for r in reqs[1:]] == [p.next_page_token for p in pages[:-1]]
     assert {json.dumps(without_token(r.params), sort_keys=True) for r in reqs} == {
-        json.dumps({"countTotal": "true", "pageSize": "10", "query.term": "exosome OR secretome"}, sort_keys=True)
+        json.dumps(
+            {
+                "countTotal": "true",
+                "pageSize": "10",
+                "query.term": "exosome OR secretome",
+                "fields": "ProtocolSection,ResultsSection,DerivedSection,HasResults",
+            },
+            sort_keys=True,
+        )
     }
     # the parsed studies keep the records exactly as served
     assert pages[0].studies[0].raw == fake_ctgov.studies[0]

@@ -134,7 +134,12 @@ def test_apply_rejects_unknown_fields() -> None:
 
 
 def test_overrides_apply_to_a_real_classification(tmp_path: Path) -> None:
-    record = {"protocolSection": {"identificationModule": {"nctId": "NCT01234567", "briefTitle": "MSC Exosomes"}}}
+    record = {
+        "protocolSection": {
+            "identificationModule": {"nctId": "NCT01234567", "briefTitle": "MSC Exosomes"},
+            "armsInterventionsModule": {"interventions": [{"type": "BIOLOGICAL", "name": "MSC exosomes"}]},
+        }
+    }
     loaded = load_overrides(write(tmp_path, '[NCT01234567]\ncancer = true\ncancer_types = ["lung"]\n'))
     result = apply_overrides(classify_record(record), loaded["NCT01234567"])
     assert (result.cancer, result.cancer_types, result.product_class) == (True, ("lung",), "extracellular_vesicle")

@@ -33,6 +33,15 @@ from monitor.sources.http import BodyError, Pacer, decode_json, fetch
 
 API_MAX_PAGE_SIZE = 1000
 DEFAULT_MAX_PAGES = 10_000
+# ``fields`` of every /studies request: the sections parse_study and the classifier read, nothing else.
+# OpenAPI v2.0.5 (listStudies ``fields``): items are area, piece, field or special names, and "if a piece ... is a
+# branch node, all descendant fields will be included"; ``ProtocolSection`` and ``HasResults`` are the spec's own
+# examples, ``ResultsSection`` and ``DerivedSection`` are the Study schema's other section pieces (components
+# ``ResultsSection`` / ``DerivedSection``). Read: all of protocolSection (parser and classifier), hasResults,
+# resultsSection.outcomeMeasuresModule, derivedSection.miscInfoModule.submissionTracking. Left out:
+# documentSection and annotationSection (never read). An invalid name is an HTTP 400 on every poll, so a test
+# pins this exact value.
+STUDY_FIELDS = "ProtocolSection,ResultsSection,DerivedSection,HasResults"
 
 
 # ----------------------------------------------------------------------------------------------------- parsing
@@ -47,8 +56,13 @@ class _Reader:
     def fail(self, what: str) -> RecordError:
         return RecordError(f"study {self.label}: {what}")
 
+    # Each accessor tests the exact JSON type first (``type(v) is dict`` is far cheaper than an ABC check), then
+    # falls back to the general check, so the accepted values and the errors are those of the general check.
+
     def obj(self, parent: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any]:
         value = parent.get(key)
+        if type(value) is dict:
+            return value
         if value is None:
             return {}
         if not isinstance(value, Mapping):
@@ -57,6 +71,8 @@ class _Reader:
 
     def text(self, parent: Mapping[str, Any], key: str, path: str) -> str | None:
         value = parent.get(key)
+        if type(value) is str:
+            return value
         if value is None:
             return None
         if not isinstance(value, str):
@@ -76,7 +92,7 @@ class _Reader:
         for i, item in enumerate(self.items(parent, key, path)):
             if item is None:
                 continue
-            if not isinstance(item, Mapping):
+            if type(item) is not dict and not isinstance(item, Mapping):
                 raise self.fail(f"{path}[{i}] is {_type_name(item)}, expected an object")
             out.append((f"{path}[{i}]", item))
         return out
@@ -84,6 +100,9 @@ class _Reader:
     def texts(self, parent: Mapping[str, Any], key: str, path: str) -> tuple[str, ...]:
         out = []
         for i, item in enumerate(self.items(parent, key, path)):
+            if type(item) is str:
+                out.append(item)
+                continue
             if item is None:
                 continue
             if not isinstance(item, str):
@@ -308,8 +327,8 @@ def _submission_summary(r: _Reader, misc: Mapping[str, Any]) -> str | None:
 def build_params(expression: str, *, since: date | None, page_size: int) -> dict[str, str]:
     """The ``/studies`` parameters of one search; identical for every page (``pageToken`` is added per page).
 
-    ``query.term`` searches the whole record. No ``fields`` filter: the full record (resultsSection,
-    derivedSection) is needed. ``since`` adds ``filter.advanced=AREA[LastUpdatePostDate]RANGE[<since>,MAX]``.
+    ``query.term`` searches the whole record. ``fields`` asks only for the sections the bot reads
+    (:data:`STUDY_FIELDS`). ``since`` adds ``filter.advanced=AREA[LastUpdatePostDate]RANGE[<since>,MAX]``.
     """
     if not expression or not expression.strip():
         raise ValueError("empty ClinicalTrials.gov search expression")
@@ -321,6 +340,7 @@ def build_params(expression: str, *, since: date | None, page_size: int) -> dict
         "query.term": expression.strip(),
         "pageSize": str(min(page_size, API_MAX_PAGE_SIZE)),
         "countTotal": "true",
+        "fields": STUDY_FIELDS,
     }
     if since is not None:
         params["filter.advanced"] = f"AREA[LastUpdatePostDate]RANGE[{since.isoformat()},MAX]"
@@ -458,25 +478,24 @@ class CtgovSource:
             raw: _RawPage = self._fetch("studies", _decode_page, what, page_params)
             if number == 1:
                 total = raw.total_count
+            token = raw.next_page_token
             studies, errors = self._parse_records(raw.studies, number)
+            del raw
             seen_ids.update(study.nct_id for study in studies)
             unparsed += len(errors)
-            page = Page(
-                number=number,
-                studies=studies,
-                record_errors=errors,
-                next_page_token=raw.next_page_token,
-                total_count=total,
-            )
-            token = raw.next_page_token
             if token is not None:
                 if token in seen_tokens:
                     raise SourceError(
                         f"{what}: nextPageToken repeats an earlier token ({_short(token)}); paging would loop"
                     )
                 seen_tokens.add(token)
-            yield page
-            del raw, studies, errors, page  # only one page in memory at a time
+            # the generator keeps no reference to the page while the caller holds it, so the page (and every
+            # record in it) is freed the moment the caller lets it go: only one page in memory at a time
+            box = [
+                Page(number=number, studies=studies, record_errors=errors, next_page_token=token, total_count=total)
+            ]
+            del studies, errors
+            yield box.pop()
             if token is None:
                 break
         received = len(seen_ids) + unparsed
