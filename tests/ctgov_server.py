@@ -100,6 +100,33 @@ RANGE_FILTER = re.compile(
     r"^\s*AREA\[LastUpdatePostDate\]\s*RANGE\[\s*(\d{4}-\d{2}-\d{2})\s*,\s*MAX\s*\]\s*$", re.IGNORECASE
 )
 PAGING_PARAMS = frozenset({"pageToken", "pageSize", "countTotal"})
+# the section pieces a `fields` value may name (OpenAPI v2.0.5 Study properties). The real API also takes module and
+# field names; this fake knows only sections and answers anything else as CT.gov answers an unknown name.
+SECTION_FIELDS = {
+    "ProtocolSection": "protocolSection",
+    "ResultsSection": "resultsSection",
+    "AnnotationSection": "annotationSection",
+    "DocumentSection": "documentSection",
+    "DerivedSection": "derivedSection",
+    "HasResults": "hasResults",
+}
+
+
+def requested_sections(params: Mapping[str, str]) -> set[str] | None:
+    """The record keys a ``fields`` parameter keeps (None: no filter); a 400 for an unknown name, as CT.gov."""
+    if "fields" not in params:
+        return None
+    names = [name.strip() for name in re.split(r"[,|]", params["fields"])]
+    bad = next((name for name in names if name not in SECTION_FIELDS), None)
+    if bad is not None:
+        raise _Reply(400, f"Parameter 'fields' contains invalid field name: '{bad}'")
+    return {SECTION_FIELDS[name] for name in names}
+
+
+def only_sections(record: Any, keep: set[str] | None) -> Any:
+    if keep is None or not isinstance(record, Mapping):
+        return record  # malformed records are served as they are
+    return {key: value for key, value in record.items() if key in keep}
 
 HTML_PAGE = (
     "<!DOCTYPE html><html><head><title>Service Unavailable</title></head>"
@@ -362,6 +389,7 @@ class FakeCtgov:
             if not KNOWN_PARAMS.match(name):
                 raise _Reply(400, f"Invalid prefix in parameter name: {name}")
         query_key = tuple(sorted((k, v) for k, v in params.items() if k not in PAGING_PARAMS))
+        keep = requested_sections(params)
         try:
             size = int(params.get("pageSize", "0") or 0)
         except ValueError:
@@ -389,7 +417,7 @@ class FakeCtgov:
         elif fault is not None and fault.kind == "empty_page_no_token":
             studies, next_offset = [], None
         else:
-            studies = selected[offset:offset + size]
+            studies = [only_sections(record, keep) for record in selected[offset:offset + size]]
             end = offset + len(studies)
             full = len(studies) == size
             more = end < len(selected) or (full and self.token_on_full_last_page)

@@ -17,7 +17,7 @@ from werkzeug import Request as WzRequest
 from werkzeug import Response as WzResponse
 
 from monitor.errors import SourceError
-from monitor.sources.ctgov import CtgovSource, Page
+from monitor.sources.ctgov import STUDY_FIELDS, CtgovSource, Page
 from monitor.sources.http import make_client
 from tests.ctgov_server import FakeCtgov, fake_ctgov  # noqa: F401
 from tests.factories import RECORDINGS, make_study, nct, recorded_studies
@@ -473,6 +473,18 @@ def test_fake_rejects_what_the_real_api_rejects(fake_ctgov):
     assert fake_ctgov.count("/studies") == 7 and fake_ctgov.count() == 10
     path, params = fake_ctgov.requests[0]
     assert (path, params) == ("/studies", {"query.recrs": "x"})
+
+
+def test_fake_applies_fields_and_rejects_unknown_names(fake_ctgov):
+    import httpx
+
+    fake_ctgov.studies = [dict(s, documentSection={"largeDocumentModule": {}}) for s in studies(2)]
+    with httpx.Client(base_url=fake_ctgov.url + "/") as client:
+        bad = client.get("studies", params={"fields": "ProtocolSection,ConditionList"})
+        assert (bad.status_code, bad.text) == (400, "Parameter 'fields' contains invalid field name: 'ConditionList'")
+        page = client.get("studies", params={"fields": STUDY_FIELDS}).json()
+        assert all("documentSection" not in s and "protocolSection" in s for s in page["studies"])
+        assert all("documentSection" in s for s in client.get("studies").json()["studies"])
 
 
 def test_fake_term_filter_and_fault_bookkeeping(fake_ctgov):
