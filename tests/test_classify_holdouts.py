@@ -1,10 +1,10 @@
 """Accuracy floors on the holdout sets (tests/eval/holdoutN).
 
 Each set was collected by a curator who never read the rules and scored once before any rule was changed for it
-(holdout2 and holdout3 with classifier 1.0.1, holdout4 with 1.1.0, holdout5 with 1.2.0, holdout6 with 1.3.0).
-Classifiers 1.1.0, 1.2.0, 1.3.0 and 1.4.0 were then tuned on the misses of holdout2, holdout4, holdout5 and holdout6,
-so those floors are tuned figures, no longer blind measures; holdout3 (never tuned on) keeps its blind first-run
-figures. A regression on any set fails.
+(holdout2 and holdout3 with classifier 1.0.1, holdout4 with 1.1.0, holdout5 with 1.2.0, holdout6 with 1.3.0,
+holdout7 with 1.4.0). Classifiers 1.1.0 to 1.4.0 were then tuned on the misses of holdout2, holdout4, holdout5 and
+holdout6, so those floors are tuned figures, no longer blind measures; holdout3 (never tuned on) keeps its blind
+first-run figures, holdout7 too except `engineered` (1.4.1 was tuned on its two misses). A regression fails.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ FLOORS = {
     "holdout4": {"product_class": 25, "cell_free": 25, "engineered": 26, "source": 24, "phase": 26, "cancer": 26},
     "holdout5": {"product_class": 23, "cell_free": 23, "engineered": 25, "source": 21, "phase": 25, "cancer": 25},
     "holdout6": {"product_class": 25, "cell_free": 25, "engineered": 24, "source": 24, "phase": 25, "cancer": 25},
+    "holdout7": {"product_class": 10, "cell_free": 10, "engineered": 11, "source": 11, "phase": 11, "cancer": 11},
 }
 
 

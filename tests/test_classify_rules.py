@@ -768,3 +768,19 @@ def test_vesicles_named_only_in_titles_or_summary_need_something_given(
 def test_more_product_names(interventions: tuple[tuple[str, str, str], ...], product_class: str, source: str) -> None:
     c = classify_record(study(title="A Study", interventions=interventions))
     assert (c.product_class, c.source) == (product_class, source), evidence_words(c, "product_class")
+
+
+# --- classifier 1.4.1: holdout7's engineered misses --------------------------------------------------------------
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Autologous Dendritic Cells Pulsed With Autologous Apoptotic Tumor Cells Administered to Patients With Brain "
+        "Tumors",
+        "Vaccination With Dendritic Cells Loaded With Brain Tumor Stem Cells for Progressive Malignant Brain Tumor",
+    ],
+)
+def test_dendritic_cells_given_tumour_cells_as_antigen_are_engineered(title: str) -> None:
+    c = classify_record(study(title=title))
+    assert (c.product_class, c.source, c.engineered) == ("cell_based", "dendritic_cell", True), evidence_words(
+        c, "engineered"
+    )

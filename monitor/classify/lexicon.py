@@ -224,7 +224,8 @@ ENGINEERED_NEEDLES = needles(
 )
 CARGO = (
     r"(?:methotrexate|MTX|curcumin|paclitaxel|doxorubicin|gemcitabine|siRNAs?|miRNAs?|mRNAs?|antisense|ASOs?|"
-    r"STING|agonists?|antigens?|peptides?|chemotherap\w*|drugs?|tumou?r lysate|lysates?|IL-12)"
+    r"STING|agonists?|antigens?|peptides?|chemotherap\w*|drugs?|tumou?r lysate|lysates?|IL-12|"
+    r"(?:apoptotic |irradiated |brain |autologous )*tumou?r (?:stem )?cells?)"
 )
 CARGO_AFTER_RE = re.compile(
     r"^(?![^.;]{0,40}?\bwith (?:and|or) without\b)[^.;]{0,40}?"
