@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from monitor.classify import CANCER_TYPES, classify_record
+from monitor.domain import PHASES, PRODUCT_CLASSES, SOURCES
 
 EVAL = Path(__file__).parent / "eval"
 FIELDS = ("product_class", "cell_free", "engineered", "source", "phase", "cancer")
@@ -62,3 +63,6 @@ def test_the_holdout_validator_knows_the_classifier_cancer_types():
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     assert tuple(script.KNOWN_CANCER_TYPES) == CANCER_TYPES
+    # the validator writes the vocabulary out so that a curator's dry run never imports monitor
+    assert (set(script.CLASSES), set(script.SOURCES)) == (set(PRODUCT_CLASSES), set(SOURCES))
+    assert {part for phase in script.PHASES for part in phase.split("/")} == set(PHASES)
