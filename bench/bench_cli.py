@@ -26,7 +26,7 @@ def seed(url: str, n: int = 300) -> str:
     from monitor.check import process_page
     from monitor.config import load_settings
     from monitor.domain import Query
-    from monitor.sources.ctgov import parse_study
+    from monitor.sources.ctgov_parse import parse_study
     from monitor.store.db import Store, make_engine
     from tests.factories import make_study
 

@@ -112,7 +112,7 @@ class App:
         self.store.dry_run = dry_run
         with self.store.lock(timeout=self.settings.lock_timeout):
             if "ctgov" in sources:
-                from monitor.sources.ctgov import parse_study
+                from monitor.sources.ctgov_parse import parse_study
 
                 reclassify(self.store, queries, classifier=classifier, parse=parse_study, now=now)
                 run_ctgov(queries, self.ctgov(), self.store, classifier=classifier, now=now,

@@ -30,7 +30,8 @@ from monitor.changes import (
 )
 from monitor.domain import CheckReport, Classification, Event, EventKind, Query, Study, SyncState, TrialRecord
 from monitor.errors import MonitorError, SourceError
-from monitor.store.db import Store, Tx
+from monitor.store.db import Store
+from monitor.store.writes import Tx
 
 log = logging.getLogger("monitor.check")
 SAVE_BATCH = 200  # trial rows per INSERT / UPDATE batch within a page's transaction

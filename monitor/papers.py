@@ -18,7 +18,8 @@ from monitor.changes import efficacy_event
 from monitor.check import queue_alert, record_failure, record_success, should_alert
 from monitor.domain import CheckReport, Classification, Event, EventKind, LinkHow, Publication, Query, SyncState
 from monitor.errors import MonitorError, SourceError
-from monitor.store.db import Store, Tx
+from monitor.store.db import Store
+from monitor.store.writes import Tx
 
 log = logging.getLogger("monitor.papers")
 LINKING_REFERENCE_TYPES = ("RESULT", "DERIVED")

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from monitor.domain import Arm, Intervention, Reference, Study
 from monitor.errors import RecordError
-from monitor.sources.ctgov import build_params, parse_study
+from monitor.sources.ctgov import build_params
+from monitor.sources.ctgov_parse import parse_study
 from tests.factories import (
     FULL_WITH_RESULTS,
     RECORDINGS,

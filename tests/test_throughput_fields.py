@@ -16,7 +16,8 @@ import pytest
 
 from monitor.classify import classify_record
 from monitor.domain import UNSTORED_PROTOCOL_MODULES
-from monitor.sources.ctgov import STUDY_FIELDS, build_params, parse_study
+from monitor.sources.ctgov import STUDY_FIELDS, build_params
+from monitor.sources.ctgov_parse import parse_study
 from tests.factories import RECORDINGS, load_recording, make_study, nct
 
 EVAL_RECORDS = Path(__file__).parent / "eval" / "records"

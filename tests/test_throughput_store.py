@@ -11,7 +11,7 @@ import pytest
 import monitor.check as check
 from monitor.classify import CLASSIFIER_VERSION, classify_record
 from monitor.domain import Query
-from monitor.sources.ctgov import parse_study
+from monitor.sources.ctgov_parse import parse_study
 from tests.factories import make_study, nct
 
 NOW = datetime(2026, 11, 20, 15, tzinfo=UTC)
