@@ -454,23 +454,29 @@ def reclassify(
     classifier: Classifier,
     parse: Callable[[Mapping[str, Any]], Study],
     now: datetime,
+    batch_size: int = 500,
 ) -> int:
     """Recompute classifications made by another classifier version or touched by overrides; a changed class
-    is a recorded change (and a design_changed event)."""
+    is a recorded change (and a design_changed event). Trials are read and written ``batch_size`` at a time,
+    one transaction per batch and query."""
     by_name = {q.name: q for q in queries}
     count = 0
-    for record, raw in store.stale_trials(classifier.version, classifier.overrides):
-        study = parse(json.loads(raw))
-        if (
-            record.override == dict(classifier.overrides.get(record.nct_id, {}))
-            and record.classifier_version == classifier.version
-        ):
-            continue
-        query = next((by_name[n] for n in record.queries if n in by_name), None)
-        if query is None:
-            query = Query(name=record.queries[0] if record.queries else "-", path="", ctgov_terms=())
-        with store.transaction() as tx:
-            count += process_page(tx, [study], query=query, classifier=classifier, baseline=False, now=now).changed
+    for batch in store.stale_trials(classifier.version, classifier.overrides, batch=batch_size):
+        by_query: dict[str, tuple[Query, list[Study]]] = {}
+        for record, raw in batch:
+            if (
+                record.override == dict(classifier.overrides.get(record.nct_id, {}))
+                and record.classifier_version == classifier.version
+            ):
+                continue
+            query = next((by_name[n] for n in record.queries if n in by_name), None)
+            if query is None:
+                query = Query(name=record.queries[0] if record.queries else "-", path="", ctgov_terms=())
+            by_query.setdefault(query.name, (query, []))[1].append(parse(json.loads(raw)))
+        for query, studies in by_query.values():
+            with store.transaction() as tx:
+                outcome = process_page(tx, studies, query=query, classifier=classifier, baseline=False, now=now)
+                count += outcome.changed
     return count
 
 

@@ -143,7 +143,7 @@ def poll_pubmed(
     for url in query.rss_urls:
         if read_feed is not None:
             pmids += read_feed(url)
-    tracked = {t.nct_id for t in store.trials() if query.name in t.queries}
+    tracked = set(store.tracked_nct_ids(query.name))
     pmids += source.search_trials(sorted(tracked), mindate=None if baseline else mindate)
     references = store.reference_pmids()
     pmids += [

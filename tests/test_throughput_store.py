@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -52,3 +53,38 @@ def test_the_poll_restores_the_collector_even_when_it_fails(store):
     with pytest.raises(check.SourceError):
         check.poll_ctgov(Failing(), store, QUERY, classifier=CLASSIFIER, now=NOW, overlap_days=2)
     assert gc.isenabled()
+
+
+def test_a_new_classifier_version_reclassifies_the_store_batch_by_batch(store):
+    with store.transaction() as tx:
+        studies = [parse_study(make_study(nct(i))) for i in range(1, 6)]
+        check.process_page(tx, studies, query=QUERY, classifier=CLASSIFIER, baseline=True, now=NOW)
+    before = {t.nct_id: t.product_class for t in store.trials()}
+
+    def as_cells(record):  # a "new version" that reads every trial as cell-based
+        return replace(classify_record(record), product_class="cell_based", cell_free=False)
+
+    newer = check.Classifier(classify=as_cells, version="next")
+    batches = [len(b) for b in store.stale_trials("next", {}, batch=2)]
+    assert batches == [2, 2, 1]
+    changed = check.reclassify(store, [QUERY], classifier=newer, parse=parse_study, now=NOW, batch_size=2)
+    changed_ids = [n for n, c in before.items() if c != "cell_based"]
+    assert changed == len(changed_ids) > 0
+    assert all(t.classifier_version == "next" and t.product_class == "cell_based" for t in store.trials())
+    assert [c.field for n in changed_ids for c in store.changes(n)] == ["classification"] * len(changed_ids)
+    assert list(store.stale_trials("next", {})) == []
+    assert check.reclassify(store, [QUERY], classifier=newer, parse=parse_study, now=NOW) == 0
+
+
+def test_trial_records_are_read_without_the_stored_registration(store):
+    from sqlalchemy import event
+
+    with store.transaction() as tx:
+        check.process_page(tx, [parse_study(make_study(nct(1)))], query=QUERY, classifier=CLASSIFIER,
+                           baseline=True, now=NOW)
+    statements: list[str] = []
+    event.listen(store.engine, "before_cursor_execute", lambda conn, cursor, sql, *rest: statements.append(sql))
+    assert store.trial(nct(1)) is not None and len(store.trials()) == 1
+    assert store.tracked_nct_ids("q") == [nct(1)] and store.tracked_nct_ids("other") == []
+    reads = [sql for sql in statements if "FROM trial" in sql]
+    assert len(reads) == 4 and not any("raw" in sql for sql in reads)

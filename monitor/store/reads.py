@@ -4,11 +4,13 @@ publications, sync state, digests), each in its own short session. Imports domai
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
 from sqlalchemy import Engine, Text, cast, func, or_, select
+from sqlalchemy.orm import QueryableAttribute, defer
 from sqlmodel import Session, col
 
 from monitor.domain import Alert, Change, Event, EventKind, Publication, SyncState, TrialRecord
@@ -49,6 +51,10 @@ def _sync_from_row(row: SyncStateRow) -> SyncState:
     )
 
 
+# a trial record never needs the stored registration (~10 KB a trial): leave it out of every record read
+_WITHOUT_RAW = defer(typing.cast(QueryableAttribute[str], TrialRow.raw))
+
+
 class StoreReads:
     """The queries of ``Store`` (which inherits them); every method opens a short read session on ``engine``."""
 
@@ -72,7 +78,7 @@ class StoreReads:
     # trials ---------------------------------------------------------------------------------------------
     def trial(self, nct_id: str) -> TrialRecord | None:
         with self._read() as s:
-            row = s.get(TrialRow, nct_id.upper())
+            row = s.get(TrialRow, nct_id.upper(), options=[_WITHOUT_RAW])
             return record_from_row(row) if row else None
 
     def trial_raw(self, nct_id: str) -> str | None:
@@ -87,7 +93,7 @@ class StoreReads:
         product_class: str | None = None,
         phase: str | None = None,
     ) -> list[TrialRecord]:
-        stmt = select(TrialRow)
+        stmt = select(TrialRow).options(_WITHOUT_RAW)
         if cell_free is not None:
             stmt = stmt.where(col(TrialRow.cell_free) == cell_free)
         if cancer is not None:
@@ -105,19 +111,24 @@ class StoreReads:
         with self._read() as s:
             return [(list(q or []), bool(f), bool(c)) for q, f, c in s.execute(stmt)]
 
-    def tracked_nct_ids(self) -> list[str]:
+    def tracked_nct_ids(self, query: str | None = None) -> list[str]:
+        """Every tracked trial's id, or those tracked by ``query``, without loading the records."""
+        stmt = select(col(TrialRow.nct_id), col(TrialRow.queries)).order_by(col(TrialRow.nct_id))
         with self._read() as s:
-            return list(s.scalars(select(col(TrialRow.nct_id)).order_by(col(TrialRow.nct_id))))
+            return [n for n, queries in s.execute(stmt) if query is None or query in (queries or ())]
 
     def count_trials(self) -> int:
         with self._read() as s:
             return int(s.scalar(select(func.count()).select_from(TrialRow)) or 0)
 
-    def stale_trials(self, classifier_version: str, overridden: Iterable[str]) -> list[tuple[TrialRecord, str]]:
-        """Trials whose classification must be recomputed: another classifier version, or overrides
-        set now or before (a removed override must be undone too)."""
+    def stale_trials(
+        self, classifier_version: str, overridden: Iterable[str], *, batch: int = 500
+    ) -> Iterator[list[tuple[TrialRecord, str]]]:
+        """Trials whose classification must be recomputed (another classifier version, or overrides set now or
+        before: a removed override must be undone too), with their stored records, ``batch`` at a time so that a
+        new classifier version never loads the whole store."""
         ids = list(overridden)
-        stmt = select(TrialRow).where(
+        stale = select(col(TrialRow.nct_id)).where(
             or_(
                 col(TrialRow.classifier_version) != classifier_version,
                 col(TrialRow.nct_id).in_(ids),
@@ -125,7 +136,12 @@ class StoreReads:
             )
         )
         with self._read() as s:
-            return [(record_from_row(r), r.raw) for r in s.scalars(stmt)]
+            found = list(s.scalars(stale.order_by(col(TrialRow.nct_id))))
+        for start in range(0, len(found), batch):
+            chunk = found[start : start + batch]
+            with self._read() as s:
+                rows = s.scalars(select(TrialRow).where(col(TrialRow.nct_id).in_(chunk)).order_by(col(TrialRow.nct_id)))
+                yield [(record_from_row(r), r.raw) for r in rows]
 
     def changes(self, nct_id: str) -> list[Change]:
         with self._read() as s:
