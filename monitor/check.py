@@ -14,7 +14,7 @@ import json
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
@@ -174,7 +174,6 @@ def process_page(
     known = tx.trial_records(s.nct_id for s in studies)
     saved = set(known)  # trials with a row in this transaction: stored before, or written by an earlier batch
     outcome = QueryOutcome()
-    records: dict[str, TrialRecord] = {}
     pending: dict[str, tuple[TrialRecord, str | None]] = {}  # rows not yet written, with their stored record
     all_changes: list[Any] = []
     events: list[Event] = []
@@ -196,7 +195,6 @@ def process_page(
         record = trial_record(
             study, classification, state, previous=previous, query=query.name, classifier=classifier, now=now
         )
-        records[study.nct_id] = record
         pending[study.nct_id] = (record, orjson.dumps(study.stored_raw()).decode() if study.raw else None)
         if len(pending) >= SAVE_BATCH:
             write_pending()
@@ -226,7 +224,7 @@ def process_page(
                         "events": alertable,
                         "nct_id": nct_id,
                         "query": query.name,
-                        "trial": records[nct_id].card(),
+                        "trial": known[nct_id].card(),
                         "created_at": now,
                     }
                 )
@@ -339,57 +337,37 @@ def record_failure(
     """Count a failed poll; after ``failing_after`` in a row record source_failing (once) and queue its alert."""
     failures = state.consecutive_failures + 1
     failing = state.failing or failures >= failing_after
-    new_state = SyncState(
-        source=state.source,
-        query=state.query,
-        watermark=state.watermark,
-        data_timestamp=state.data_timestamp,
-        last_success_at=state.last_success_at,
-        consecutive_failures=failures,
-        failing=failing,
-        last_error=error,
-    )
-    alerts = 0
+    new_state = replace(state, consecutive_failures=failures, failing=failing, last_error=error)
     with store.transaction() as tx:
         tx.save_sync(new_state, attempted_at=now)
         if failing and not state.failing:
-            event = Event(
-                kind=EventKind.SOURCE_FAILING,
-                key=f"source_failing:{state.source}:{query.name}:{now.isoformat()}",
-                created_at=now,
-                query=query.name,
-                payload={"source": state.source, "query": query.name, "failures": failures, "error": error},
-            )
-            inserted = tx.add_events([event])
-            alerts = queue_alert(
-                tx, [e for e in inserted if should_alert(e, query, None)], query=query, card={}, nct_id=None, now=now
-            )
-    return alerts
+            payload = {"source": state.source, "query": query.name, "failures": failures, "error": error}
+            return _source_event(tx, EventKind.SOURCE_FAILING, payload, query=query, now=now)
+    return 0
 
 
 def record_success(store: Store, previous: SyncState, done: SyncState, query: Query, *, now: datetime) -> int:
-    alerts = 0
     with store.transaction() as tx:
         tx.save_sync(done, attempted_at=now)
         if previous.failing:
             since = previous.last_success_at.isoformat() if previous.last_success_at else "never"
-            event = Event(
-                kind=EventKind.SOURCE_RECOVERED,
-                key=f"source_recovered:{done.source}:{query.name}:{now.isoformat()}",
-                created_at=now,
-                query=query.name,
-                payload={
-                    "source": done.source,
-                    "query": query.name,
-                    "failures": previous.consecutive_failures,
-                    "last_success": since,
-                },
-            )
-            inserted = tx.add_events([event])
-            alerts = queue_alert(
-                tx, [e for e in inserted if should_alert(e, query, None)], query=query, card={}, nct_id=None, now=now
-            )
-    return alerts
+            payload = {
+                "source": done.source,
+                "query": query.name,
+                "failures": previous.consecutive_failures,
+                "last_success": since,
+            }
+            return _source_event(tx, EventKind.SOURCE_RECOVERED, payload, query=query, now=now)
+    return 0
+
+
+def _source_event(tx: Tx, kind: EventKind, payload: dict[str, Any], *, query: Query, now: datetime) -> int:
+    """Record a source_failing / source_recovered event and queue its alert; returns the alerts queued."""
+    key = f"{kind.value}:{payload['source']}:{query.name}:{now.isoformat()}"
+    event = Event(kind=kind, key=key, created_at=now, query=query.name, payload=payload)
+    inserted = tx.add_events([event])
+    alertable = [e for e in inserted if should_alert(e, query, None)]
+    return queue_alert(tx, alertable, query=query, card={}, nct_id=None, now=now)
 
 
 def run_ctgov(

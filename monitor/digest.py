@@ -11,7 +11,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from monitor.digest_data import as_utc, build_digest_data
+from monitor.digest_data import build_digest_data
+from monitor.domain import as_utc
 from monitor.errors import ConfigError, NotifyError
 from monitor.notify.email import EmailNotifier, render_digest, render_html
 

@@ -6,13 +6,13 @@ Imports config, domain, notify.email (the DigestData model) and digest_labels; r
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from monitor.config import zone as load_zone
-from monitor.digest_labels import CLASS_LABELS, clean, describe_event, paper_url, phase_label, status_label, trial_url
-from monitor.domain import Event, EventKind, TrialRecord
+from monitor.digest_labels import CLASS_LABELS, clean, describe_event, phase_label, status_label
+from monitor.domain import Event, EventKind, TrialRecord, as_utc, paper_url, trial_url
 from monitor.notify.email import (
     Bar,
     ClassGroup,
@@ -30,7 +30,7 @@ from monitor.notify.email import (
 if TYPE_CHECKING:
     from monitor.store.db import Store
 
-__all__ = ["as_utc", "build_digest_data"]
+__all__ = ["build_digest_data"]
 
 KIND_ORDER = (
     EventKind.EFFICACY_REPORTED, EventKind.RESULTS_POSTED, EventKind.RESULTS_SUBMITTED,
@@ -57,11 +57,6 @@ PHASE_SHORT = {"EARLY_PHASE1": "Early 1", "PHASE1": "Ph 1", "PHASE1/PHASE2": "Ph
                "PHASE2/PHASE3": "Ph 2/3", "PHASE3": "Ph 3", "PHASE4": "Ph 4", "NA": "N/A"}
 CELL_FREE_CLASSES = ("extracellular_vesicle", "cell_free_secretome")
 CLASSIFICATION_FIELDS = ("classification", "cell_free", "product_class")
-
-
-def as_utc(moment: datetime) -> datetime:
-    """Aware UTC; naive values (as SQLite returns them) are UTC already."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _phase_key(phase: str | None) -> tuple[int, str]:

@@ -1,4 +1,4 @@
-"""The digest's wording: pure phase / status / class labels, record URLs and ``describe_event`` (one line per event).
+"""The digest's wording: pure phase / status / class labels and ``describe_event`` (one line per event).
 
 Imports domain only.
 """
@@ -7,12 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
 
 from monitor.domain import Event, EventKind
 
-__all__ = ["CLASS_LABELS", "PHASE_LABELS", "clean", "describe_event", "paper_url", "phase_label", "status_label",
-           "trial_url"]
+__all__ = ["CLASS_LABELS", "PHASE_LABELS", "clean", "describe_event", "phase_label", "status_label"]
 
 PHASE_LABELS = {"EARLY_PHASE1": "Early phase 1", "PHASE1": "Phase 1", "PHASE1/PHASE2": "Phase 1/2",
                 "PHASE2": "Phase 2", "PHASE2/PHASE3": "Phase 2/3", "PHASE3": "Phase 3", "PHASE4": "Phase 4",
@@ -69,14 +67,6 @@ def _mapping_label(value: Mapping[str, Any]) -> str:
     if named:
         return clean(named, 80)
     return clean(", ".join(f"{k}={v}" for k, v in value.items()), 120)
-
-
-def trial_url(nct_id: str) -> str:
-    return f"https://clinicaltrials.gov/study/{quote(nct_id)}"
-
-
-def paper_url(pmid: str) -> str:
-    return f"https://pubmed.ncbi.nlm.nih.gov/{quote(pmid)}/"
 
 
 # --- event descriptions (payloads are written by the check pipeline; unknown keys are ignored) ------------------

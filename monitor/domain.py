@@ -9,10 +9,26 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
+from urllib.parse import quote
 
 JSON = Any  # a value json.dumps accepts
+
+
+def trial_url(nct_id: str) -> str:
+    """The registry page of a trial."""
+    return f"https://clinicaltrials.gov/study/{quote(nct_id)}"
+
+
+def paper_url(pmid: str) -> str:
+    """The PubMed page of an article."""
+    return f"https://pubmed.ncbi.nlm.nih.gov/{quote(pmid)}/"
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Aware UTC; naive values (as SQLite returns them) are UTC already."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 class EventKind(enum.StrEnum):
@@ -192,7 +208,7 @@ class Study:
 
     @property
     def url(self) -> str:
-        return f"https://clinicaltrials.gov/study/{self.nct_id}"
+        return trial_url(self.nct_id)
 
 
 @dataclass(frozen=True)
@@ -273,7 +289,7 @@ class TrialRecord:
 
     @property
     def url(self) -> str:
-        return f"https://clinicaltrials.gov/study/{self.nct_id}"
+        return trial_url(self.nct_id)
 
     def card(self, publications: tuple[Mapping[str, JSON], ...] = ()) -> dict[str, JSON]:
         """The snapshot an alert carries (Slack renders it)."""
@@ -306,7 +322,7 @@ class Publication:
 
     @property
     def url(self) -> str:
-        return f"https://pubmed.ncbi.nlm.nih.gov/{self.pmid}/"
+        return paper_url(self.pmid)
 
     @property
     def nct_ids(self) -> tuple[str, ...]:

@@ -10,7 +10,7 @@ from typing import Any
 
 from monitor.classify import lexicon as lx
 from monitor.classify.cancer import detect_cancer, detect_cancer_types
-from monitor.classify.product import Mention, ProductDecision, decide_product
+from monitor.classify.product import BLOOD, CELLS, EV, MEASURED, SECRETOME, Mention, ProductDecision, decide_product
 from monitor.classify.text import (
     TIER_INTERVENTION,
     TIER_SUMMARY,
@@ -105,7 +105,7 @@ def _source(cls: str, product: ProductDecision, segments: Sequence[Segment]) -> 
         near = _fluid_next_to_vesicles(product)
         return near or _fluid(list(product.segments) + sorted(segments, key=lambda s: s.tier))
     if cls == "other":
-        blood = [m for m in product.mentions if m.kind == "blood"]
+        blood = [m for m in product.mentions if m.kind == BLOOD]
         if blood:
             return "blood", (blood[0].evidence,)
         return "other", (Evidence("product_class", "no EV, secretome or cell product: source 'other'"),)
@@ -156,7 +156,7 @@ _FLUIDS = (("blood", lx.FLUID_BLOOD_RE), ("other", lx.FLUID_OTHER_RE))
 
 def _fluid_next_to_vesicles(product: ProductDecision) -> tuple[str, tuple[Evidence, ...]] | None:
     """The fluid named next to a measured vesicle word: "Urinary Exosomal ...", "exosomes isolated from plasma"."""
-    measured = [m for m in product.mentions if m.kind in ("measured", "ev", "secretome")]
+    measured = [m for m in product.mentions if m.kind in (MEASURED, EV, SECRETOME)]
     for m in sorted(measured, key=lambda m: m.seg.tier):
         text = m.seg.text
         before = clause_before(text, m.start, 40)
@@ -183,7 +183,7 @@ def _engineered(cls: str, product: ProductDecision) -> tuple[bool, tuple[Evidenc
     """Loaded, packaged, conjugated or genetically modified, said where the product is named (tiers 0-2)."""
     if cls not in _THERAPY_CLASSES:
         return False, (Evidence("product_class", f"{cls}: nothing of the kind administered"),)
-    products = [m for m in product.mentions if m.kind in ("ev", "secretome", "cells") and m.seg.tier <= TIER_SUMMARY]
+    products = [m for m in product.mentions if m.kind in (EV, SECRETOME, CELLS) and m.seg.tier <= TIER_SUMMARY]
     for seg in dict.fromkeys(m.seg for m in products):
         hit = _engineering_words(seg.text)
         if hit is not None:
@@ -206,7 +206,7 @@ def _lysate_with_dendritic_cells(cls: str, product: ProductDecision) -> Mention 
         return None
     for m in product.mentions:
         lysate = "lysate" in m.seg.low[m.start : m.end]
-        if m.kind in ("secretome", "measured") and m.seg.tier == TIER_INTERVENTION and lysate:
+        if m.kind in (SECRETOME, MEASURED) and m.seg.tier == TIER_INTERVENTION and lysate:
             return m
     return None
 

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from monitor.cli.common import EXIT_FAILED, console, one_line_errors, open_app, print_json
+from monitor.domain import as_utc
 
 
 @click.command("alerts")
@@ -85,7 +86,7 @@ def alert_rows(store: Any, *, pending_only: bool) -> list[dict[str, Any]]:
 def _iso(value: datetime | None) -> str | None:
     if value is None:
         return None
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    return as_utc(value).isoformat()
 
 
 def _print_table(rows: list[dict[str, Any]], *, pending: bool) -> None:

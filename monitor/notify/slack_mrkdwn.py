@@ -1,6 +1,6 @@
 """Slack mrkdwn made safe: ``escape_text`` and its helpers (escape, cut to a limit, links to trusted URLs).
 
-Pure; imports nothing from monitor.
+Pure; imports domain only (the record URLs).
 """
 
 from __future__ import annotations
@@ -8,6 +8,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any
+
+from monitor.domain import paper_url as pubmed_page
+from monitor.domain import trial_url as registry_page
 
 ELLIPSIS = "…"
 
@@ -59,12 +62,12 @@ def esc(value: Any, limit: int = 300) -> str:
 def paper_url(p: Mapping[str, Any]) -> Any:
     """PubMed's own URL when the PMID is numeric (a payload URL is not trusted further than that)."""
     pmid = str(p.get("pmid") or "")
-    return f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/" if pmid.isdigit() else p.get("url")
+    return pubmed_page(pmid) if pmid.isdigit() else p.get("url")
 
 
 def trial_url(t: Mapping[str, Any], nct: str) -> Any:
     """The registry's own URL when ``nct`` is a well-formed NCT id (a payload URL otherwise)."""
-    return f"https://clinicaltrials.gov/study/{nct}" if re.fullmatch(r"NCT\d{8}", nct) else t.get("url")
+    return registry_page(nct) if re.fullmatch(r"NCT\d{8}", nct) else t.get("url")
 
 
 def link(url: Any, label: str) -> str:

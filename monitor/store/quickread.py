@@ -10,11 +10,11 @@ import json
 import os
 import sqlite3
 import tomllib
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from monitor.domain import Change, Event, EventKind, Publication, TrialRecord
+from monitor.domain import Change, Event, EventKind, Publication, TrialRecord, as_utc
 
 HEAD = "0001"  # must equal monitor.store.db.MIGRATIONS_HEAD (a test checks it)
 
@@ -33,8 +33,7 @@ def configured_database_url() -> str:
 
 
 def _when(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value)
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return as_utc(datetime.fromisoformat(value))
 
 
 class QuickReader:
