@@ -28,6 +28,9 @@ from urllib.parse import parse_qsl, urlsplit
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+# the section pieces a `fields` value may name, as the tests' fake CT.gov knows them (others get CT.gov's 400)
+from tests.ctgov_server import SECTION_FIELDS  # noqa: E402
+
 TITLES = [
     "Plant Exosomes Loaded With Curcumin in Colon Cancer",
     "Mesenchymal Stem Cell Conditioned Medium for Radiation-induced Oral Mucositis",
@@ -69,10 +72,6 @@ def make_record(i: int, base: dict, *, last_update: str, status_shift: int = 0) 
     return record
 
 
-# section pieces a `fields` value may name (OpenAPI v2.0.5 Study properties); the server answers others with a 400
-SECTIONS = {"ProtocolSection": "protocolSection", "ResultsSection": "resultsSection",
-            "AnnotationSection": "annotationSection", "DocumentSection": "documentSection",
-            "DerivedSection": "derivedSection", "HasResults": "hasResults"}
 
 
 def serve(n: int, port_queue: multiprocessing.Queue, changed: multiprocessing.Value) -> None:  # type: ignore[type-arg]
@@ -84,7 +83,7 @@ def serve(n: int, port_queue: multiprocessing.Queue, changed: multiprocessing.Va
 
     def blobs_for(fields: str | None) -> dict[tuple[int, int], bytes]:
         if fields not in cache:
-            keep = None if fields is None else {SECTIONS[f] for f in fields.split(",")}
+            keep = None if fields is None else {SECTION_FIELDS[f] for f in fields.split(",")}
             by_key = {}
             for t, base in enumerate(templates()):
                 for k in range(len(TITLES)):
@@ -114,8 +113,8 @@ def serve(n: int, port_queue: multiprocessing.Queue, changed: multiprocessing.Va
                 if changed.value and state["stamp"] == "2026-11-20T14:00:00":
                     state["stamp"] = "2026-11-21T14:00:00"
                 body = json.dumps({"apiVersion": "2.0.5", "dataTimestamp": state["stamp"]}).encode()
-            elif any(f not in SECTIONS for f in params.get("fields", "ProtocolSection").split(",")):
-                bad = next(f for f in params["fields"].split(",") if f not in SECTIONS)
+            elif any(f not in SECTION_FIELDS for f in params.get("fields", "ProtocolSection").split(",")):
+                bad = next(f for f in params["fields"].split(",") if f not in SECTION_FIELDS)
                 body = f"Parameter 'fields' contains invalid field name: '{bad}'".encode()
                 self.send_response(400)
                 self.send_header("Content-Type", "text/plain")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,25 +13,12 @@ from click.testing import CliRunner
 from monitor.cli.alerts import alert_rows, alerts_cmd, run_alerts
 from monitor.errors import ConfigError
 from monitor.notify.slack import SlackNotifier
-from monitor.store.db import Store, make_engine
+from monitor.store.db import Store
 from tests.slack_server import FakeSlack, fake_slack  # noqa: F401
 from tests.test_slack_format import HOSTILE, NOW, sample_alerts
 
 SAMPLES = sample_alerts()
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'monitor.db'}"
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    s = Store(make_engine(db_url), url=db_url)
-    s.upgrade()
-    yield s
-    s.engine.dispose()
 
 
 def queue(store: Store, *names: str) -> None:

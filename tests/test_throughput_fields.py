@@ -18,20 +18,10 @@ from monitor.classify import classify_record
 from monitor.domain import UNSTORED_PROTOCOL_MODULES
 from monitor.sources.ctgov import STUDY_FIELDS, build_params
 from monitor.sources.ctgov_parse import parse_study
+from tests.ctgov_server import SECTION_FIELDS
 from tests.factories import RECORDINGS, load_recording, make_study, nct
 
 EVAL_RECORDS = Path(__file__).parent / "eval" / "records"
-
-# The sections of a v2 Study (OpenAPI v2.0.5, components.schemas.Study.properties) and their piece names (the
-# spec's ``fields`` examples are ``ProtocolSection`` and ``NCTId,BriefTitle,OverallStatus,HasResults``).
-STUDY_PIECES = {
-    "ProtocolSection": "protocolSection",
-    "ResultsSection": "resultsSection",
-    "AnnotationSection": "annotationSection",
-    "DocumentSection": "documentSection",
-    "DerivedSection": "derivedSection",
-    "HasResults": "hasResults",
-}
 
 
 def all_records() -> list[tuple[str, dict[str, Any]]]:
@@ -60,7 +50,7 @@ IDS = [name for name, _ in RECORDS]
 
 def as_api_sends(record: dict[str, Any], fields: str) -> dict[str, Any]:
     """What the API returns for ``fields`` made of section pieces: those sections, whole."""
-    keys = {STUDY_PIECES[name] for name in fields.split(",")}
+    keys = {SECTION_FIELDS[name] for name in fields.split(",")}
     return {k: v for k, v in record.items() if k in keys}
 
 
@@ -72,7 +62,7 @@ def test_the_fields_value_is_pinned():
 def test_every_field_name_is_a_section_piece_of_the_spec():
     names = STUDY_FIELDS.split(",")
     assert len(names) == len(set(names))
-    assert set(names) <= set(STUDY_PIECES)
+    assert set(names) <= set(SECTION_FIELDS)
 
 
 def test_the_records_cover_results_and_derived_sections():
