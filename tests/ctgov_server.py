@@ -60,11 +60,13 @@ import secrets
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+
+from tests.loopback import LoopbackServer
 
 API_ROOT = "/api/v2"
 DEFAULT_DATA_TIMESTAMP = "2026-11-20T14:00:00"
@@ -194,7 +196,7 @@ class _Reply(Exception):
         self.headers = dict(headers or {})
 
 
-class FakeCtgov:
+class FakeCtgov(LoopbackServer):
     """The fake CT.gov API. Attributes tests may set at any time: ``studies``, ``data_timestamp``,
     ``api_version``, ``token_on_full_last_page``, ``term_filter``; read: ``url``, ``requests``, ``faults``."""
 
@@ -212,46 +214,19 @@ class FakeCtgov:
         self._counts: dict[str, int] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------------------------------------ lifecycle
 
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return type("Handler", (_Handler,), {"owner": self})
+
     def start(self) -> FakeCtgov:
-        fake = self
-
-        class Handler(_Handler):
-            owner = fake
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        server.daemon_threads = True
-        server.handle_error = lambda request, client_address: None  # a client that hung up is not a test failure
-        self._server = server
         self._stopping.clear()
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-        self._thread.start()
-        return self
+        return super().start()
 
     def stop(self) -> None:
-        self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> FakeCtgov:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None, "FakeCtgov is not started"
-        return self._server.server_address[1]
+        self._stopping.set()  # a "slow" fault waiting in a handler gives up at once
+        super().stop()
 
     @property
     def url(self) -> str:

@@ -69,11 +69,13 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+
+from tests.loopback import LoopbackServer
 
 EUTILS_ROOT = "/entrez/eutils"
 RSS_ROOT = "/rss/search"
@@ -160,7 +162,7 @@ def _parse_day(text: str, *, end: bool) -> date:
     return date.fromordinal(following.toordinal() - 1)
 
 
-class FakeEutils:
+class FakeEutils(LoopbackServer):
     """The fake E-utilities. Attributes tests may set at any time: ``articles``, ``created``, ``searches``,
     ``search_rule``, ``deleted``, ``feeds``, ``max_listed``; read: ``url``, ``requests``, ``faults``."""
 
@@ -176,44 +178,11 @@ class FakeEutils:
         self.faults: list[Fault] = []
         self._counts: dict[str | None, int] = {}
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------------------------------------ lifecycle
 
-    def start(self) -> FakeEutils:
-        fake = self
-
-        class Handler(_Handler):
-            owner = fake
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        server.daemon_threads = True
-        server.handle_error = lambda request, client_address: None  # a client that hung up is not a test failure
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> FakeEutils:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None, "FakeEutils is not started"
-        return self._server.server_address[1]
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return type("Handler", (_Handler,), {"owner": self})
 
     @property
     def url(self) -> str:

@@ -49,6 +49,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
+from tests.loopback import LoopbackServer
+
 FAULT_KINDS = ("429", "500", "503", "drop", "drop_after", "slow", "error")
 WEBHOOK_PATH = "/services/T0FAKE/B0FAKE/"
 WEBHOOK_CHANNEL = "C0WEBHOOK"
@@ -74,8 +76,18 @@ class _Fault:
         return count >= self.nth and (self.times is None or count < self.nth + self.times)
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that timed out and left (the ``slow`` fault) is expected: no traceback on stderr."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 @dataclass
-class FakeSlack:
+class FakeSlack(LoopbackServer):
+    server_class = _QuietServer  # a client that timed out is expected; other handler errors are still shown
     token: str = "xoxb-test"
     webhook_secret: str = "WHsecret0123456789abcdef"
     channels: dict[str, str] = field(default_factory=lambda: {"alerts": "C0ALERTS01", "general": "C0GENERAL1"})
@@ -88,30 +100,10 @@ class FakeSlack:
         self._faults: list[_Fault] = []
         self._counts: dict[str | None, int] = {}
         self._last_ts = 0.0
-        self._server: ThreadingHTTPServer | None = None
 
     # lifecycle -----------------------------------------------------------------------------------------
-    def start(self) -> FakeSlack:
-        fake = self
-
-        class Handler(_Handler):
-            slack = fake
-
-        self._server = _QuietServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None
-        return int(self._server.server_address[1])
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return type("Handler", (_Handler,), {"slack": self})
 
     @property
     def api_url(self) -> str:
@@ -175,15 +167,6 @@ class FakeSlack:
                 if fault.method in (method, None) and fault.applies(self._counts[fault.method]):
                     return fault
             return None
-
-
-class _QuietServer(ThreadingHTTPServer):
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that timed out and left (the ``slow`` fault) is expected: no traceback on stderr."""
-        import sys
-
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
 
 
 def _parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
