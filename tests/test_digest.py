@@ -77,7 +77,7 @@ def seed(store: Store) -> None:
     ]
     with store.transaction() as tx:
         for row in trials:
-            tx.save_trial(row)
+            tx.session.add(row)
         tx.save_publication(paper("41000001", "Secretome therapy in TNBC: a phase 2 trial"), efficacy=True,
                             evidence=[], seen_at=NOW - timedelta(days=1))
         tx.save_publication(paper("41000002", "DEX vaccination & <b>tumour</b> response"), efficacy=True,
@@ -115,7 +115,7 @@ def seed(store: Store) -> None:
 
 def add_trial_with_event(store: Store, nct_id: str, title: str, *, at: datetime) -> None:
     with store.transaction() as tx:
-        tx.save_trial(trial_row(nct_id, title, "cell_free_secretome", "PHASE1", "RECRUITING"))
+        tx.session.add(trial_row(nct_id, title, "cell_free_secretome", "PHASE1", "RECRUITING"))
         tx.add_events([Event(kind=EventKind.NEW_TRIAL, key=f"new_trial:{nct_id}", created_at=at, nct_id=nct_id)])
 
 
@@ -217,7 +217,7 @@ def test_golden_text_and_html(store):
 
 def test_golden_empty_week(store):
     with store.transaction() as tx:
-        tx.save_trial(trial_row("NCT90000002", "Umbilical cord MSC secretome in breast cancer",
+        tx.session.add(trial_row("NCT90000002", "Umbilical cord MSC secretome in breast cancer",
                                 "cell_free_secretome", "PHASE2", "COMPLETED", has_results=True))
     data = build_digest_data(store, since=WEEK_AGO, until=NOW, timezone=TZ)
     assert data.is_empty and data.summary == "nothing new"

@@ -16,7 +16,6 @@ Block = dict[str, Any]
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
 MAX_HEADER = 150
-MAX_FIELD = 2000
 MAX_TOTAL = 11_000  # Slack refuses messages of roughly 13,200 block characters (msg_blocks_too_long)
 MAX_TEXT = 3000  # the notification fallback; Slack truncates at 40,000
 

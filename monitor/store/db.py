@@ -8,7 +8,6 @@ queries are in store.reads, the row conversion in store.convert.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -220,6 +219,3 @@ def migrations_dir() -> Path:
 
     return Path(migrations.__file__).resolve().parent
 
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)

@@ -71,10 +71,6 @@ class StoreReads:
             row = s.get(SyncStateRow, (source, query))
             return _sync_from_row(row) if row else SyncState(source=source, query=query)
 
-    def sync_states(self) -> list[SyncState]:
-        with self._read() as s:
-            return [_sync_from_row(r) for r in s.scalars(select(SyncStateRow).order_by(col(SyncStateRow.source)))]
-
     # trials ---------------------------------------------------------------------------------------------
     def trial(self, nct_id: str) -> TrialRecord | None:
         with self._read() as s:
@@ -174,15 +170,6 @@ class StoreReads:
             stmt = stmt.where(col(EventRow.baseline).is_(False))
         with self._read() as s:
             return [_event_from_row(r) for r in s.scalars(stmt.order_by(col(EventRow.created_at), col(EventRow.id)))]
-
-    def baseline_event_keys(self, keys: Iterable[str]) -> set[str]:
-        with self._read() as s:
-            stmt = select(col(EventRow.key)).where(col(EventRow.key).in_(list(keys)), col(EventRow.baseline).is_(True))
-            return set(s.scalars(stmt))
-
-    def has_event(self, key: str) -> bool:
-        with self._read() as s:
-            return s.scalar(select(col(EventRow.id)).where(col(EventRow.key) == key)) is not None
 
     # alerts (outbox) ------------------------------------------------------------------------------------
     def _alert(self, s: Session, row: AlertRow) -> Alert:

@@ -44,10 +44,6 @@ class Tx:
                 out[row["nct_id"]] = record_from_mapping(dict(row))
         return out
 
-    def save_trial(self, row: TrialRow) -> None:
-        """Add one ORM row (used by tests that build a store by hand)."""
-        self.session.add(row)
-
     def save_records(self, records: Sequence[tuple[TrialRecord, str | None]], *, existing: set[str]) -> None:
         """Insert or update trials in two statements; ``existing`` names those already stored."""
         table = table_of(TrialRow)
