@@ -192,15 +192,16 @@ def relink_known(
 ) -> None:
     """Papers stored before their trial was tracked (or before CT.gov listed them) get their links now."""
     linked = store.links()
-    candidates = {pmid for pmid, ncts in store.publication_mentions() if any(n in tracked for n in ncts)}
-    candidates |= {p for p, refs in references.items() if any(n in tracked for n, _ in refs)}
-    for pmid in sorted(candidates):
-        found = store.publication(pmid)
+    wanted: dict[str, set[str]] = {}  # pmid -> the tracked trials it names (what find_links would return)
+    for pmid, ncts in store.publication_mentions():
+        wanted.setdefault(pmid, set()).update(n for n in ncts if n in tracked)
+    for pmid, refs in references.items():
+        wanted.setdefault(pmid, set()).update(n for n, kind in refs if n in tracked and kind in LINKING_REFERENCE_TYPES)
+    for pmid in sorted(p for p, ncts in wanted.items() if any((n, p) not in linked for n in ncts)):
+        found = store.publication(pmid)  # read only the papers that still miss a link
         if found is None:
             continue
         pub, efficacy, evidence = found
-        if all((n, pmid) in linked for n, _ in find_links(pub, tracked, references)):
-            continue
         with store.transaction() as tx:
             process_publication(
                 tx,

@@ -210,3 +210,60 @@ def test_pubmed_failure_is_reported_and_keeps_the_watermark(env):
     report, app = run(T[1])
     assert not report.ok and report.errors[0].startswith("pubmed/ev:")
     assert app.store.get_sync("pubmed", "ev").watermark == before.watermark == date(2026, 11, 20)
+
+
+def test_a_paper_stored_before_its_trial_was_tracked_is_linked_later_the_way_it_names_the_trial(env):
+    """A paper naming two untracked trials (one in its DataBankList, one only in its abstract) is stored but not
+    linked; when CT.gov starts listing both trials, the next run links it from the store, each link saying how the
+    paper names that trial, and reports its efficacy once per trial."""
+    ctgov, eutils = env
+    ctgov.studies = [ev_study("NCT90000002")]
+    run(T[0])
+    abstract = f"<AbstractText>Registered as NCT90000005. {EFFICACY_ABSTRACT[35:]}"
+    eutils.add_article(
+        article("41000005", title="Curcumin exosomes", abstract=abstract, databank="NCT90000004",
+                types=("Clinical Trial",)),
+        created=date(2026, 11, 21),
+    )
+    eutils.add_search(TERM, ["41000005"])
+    report, app = run(T[1])
+    assert report.ok, report.errors
+    assert app.store.publications_for("NCT90000004") == app.store.publications_for("NCT90000005") == []
+    fetched = eutils.efetch_ids()
+    ctgov.data_timestamp = "2026-11-22T14:00:00"
+    ctgov.studies = [ev_study("NCT90000002"), ev_study("NCT90000004"), ev_study("NCT90000005")]
+    report, app = run(T[2])
+    assert report.ok, report.errors
+    assert eutils.efetch_ids() == fetched  # linked from the stored copy, not fetched again
+    ((pub, _, how_databank),) = app.store.publications_for("NCT90000004")
+    ((_, _, how_text),) = app.store.publications_for("NCT90000005")
+    assert pub.pmid == "41000005" and how_databank == ["databank"] and how_text == ["text_mention"]
+    assert sorted(e.key for e in efficacy_events(app)) == ["efficacy:NCT90000004", "efficacy:NCT90000005"]
+    shown = json.loads(CliRunner().invoke(cli, ["show", "NCT90000005", "--json"]).output)
+    assert [(p["pmid"], p["link"]) for p in shown["publications"]] == [("41000005", "text_mention")]
+    report, app = run(T[3])  # a later run links nothing again
+    assert report.ok, report.errors
+    assert len(app.store.publications_for("NCT90000005")) == 1 and len(efficacy_events(app)) == 2
+
+
+def test_a_paper_the_registry_lists_as_the_trials_result_is_linked_by_registry_reference(env):
+    """A paper that names no trial is linked when the trial's CT.gov record cites it as a RESULT reference; a
+    BACKGROUND reference is not fetched for linking."""
+    ctgov, eutils = env
+    ctgov.studies = [
+        ev_study("NCT90000002", references=[{"pmid": "41000006", "type": "RESULT", "citation": "Curcumin exosomes."},
+                                            {"pmid": "41000007", "type": "BACKGROUND", "citation": "A review."}]),
+    ]
+    run(T[0])
+    for pmid in ("41000006", "41000007"):
+        eutils.add_article(
+            article(pmid, title="Curcumin exosomes", abstract=EFFICACY_ABSTRACT, databank=None,
+                    types=("Clinical Trial",)),
+            created=date(2026, 11, 21),
+        )
+    report, app = run(T[1])
+    assert report.ok, report.errors
+    ((pub, _, how),) = app.store.publications_for("NCT90000002")
+    assert pub.pmid == "41000006" and how == ["registry_reference"]
+    assert "41000007" not in eutils.efetch_ids()
+    assert [e.key for e in efficacy_events(app)] == ["efficacy:NCT90000002"]

@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -114,3 +115,44 @@ def test_a_migration_interrupted_half_way_leaves_nothing_behind(db_url):
         raise RuntimeError("killed")
     assert "half" not in inspect(engine).get_table_names()
     engine.dispose()
+
+
+def _migrate(store: Store, revision: str, *, down: bool = False) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from monitor.store.db import migrations_dir
+
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    with store.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        (command.downgrade if down else command.upgrade)(config, revision)
+
+
+def test_0002_splits_stored_paper_ids_into_databank_and_text_mentions(db_url):
+    """Papers stored under 0001 kept one merged id list; 0002 splits it with the parser's text rule (an id also in
+    the title or abstract becomes a text mention, the weaker claim), and downgrading merges the lists again."""
+    from sqlalchemy import text
+
+    store = Store(make_engine(db_url), url=db_url)
+    _migrate(store, "0001")
+    insert = text(
+        "INSERT INTO publication (pmid, title, abstract, journal, publication_types, nct_ids, is_book, efficacy,"
+        " efficacy_evidence, first_seen_at) VALUES (:pmid, :title, :abstract, '', '[]', :ids, 0, 0, '[]',"
+        " '2026-11-20 10:00:00.000000')"
+    )
+    with store.engine.begin() as conn:
+        conn.execute(insert, {"pmid": "1", "title": "Exosomes (nct 01234567)", "abstract": "Also NCT02345678.",
+                              "ids": '["NCT09999999", "NCT01234567", "NCT02345678"]'})
+        conn.execute(insert, {"pmid": "2", "title": "No number here", "abstract": "", "ids": "[]"})
+    _migrate(store, "head")
+    pub, _, _ = store.publication("1") or pytest.fail("paper 1 lost")
+    assert pub.databank_nct_ids == ("NCT09999999",)
+    assert pub.text_nct_ids == ("NCT01234567", "NCT02345678")
+    assert store.publication_mentions() == [("1", ["NCT09999999", "NCT01234567", "NCT02345678"]), ("2", [])]
+    _migrate(store, "0001", down=True)
+    with store.engine.connect() as conn:
+        merged = {p: json.loads(ids) for p, ids in conn.execute(text("SELECT pmid, nct_ids FROM publication"))}
+    assert merged == {"1": ["NCT09999999", "NCT01234567", "NCT02345678"], "2": []}
+    store.engine.dispose()

@@ -100,7 +100,8 @@ def publication_from_row(row: PublicationRow) -> tuple[Publication, bool, list[d
         doi=row.doi,
         pmc_id=row.pmc_id,
         publication_types=tuple(row.publication_types),
-        databank_nct_ids=tuple(row.nct_ids),
+        databank_nct_ids=tuple(row.databank_nct_ids),
+        text_nct_ids=tuple(row.text_nct_ids),
         is_book=row.is_book,
     )
     return pub, row.efficacy, list(row.efficacy_evidence)

@@ -24,7 +24,7 @@ from monitor.store.models import AlertRow, DigestRow
 from monitor.store.reads import StoreReads
 from monitor.store.writes import Tx
 
-MIGRATIONS_HEAD = "0001"
+MIGRATIONS_HEAD = "0002"
 
 
 def make_engine(url: str) -> Engine:

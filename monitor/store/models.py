@@ -99,7 +99,8 @@ class PublicationRow(SQLModel, table=True):
     doi: str | None = Field(default=None, sa_column=Column(Text))
     pmc_id: str | None = Field(default=None, max_length=20)
     publication_types: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    nct_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    databank_nct_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # DataBankList
+    text_nct_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # title/abstract
     is_book: bool = False
     efficacy: bool = False
     efficacy_evidence: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))

@@ -16,7 +16,7 @@ from typing import Any
 
 from monitor.domain import Change, Event, EventKind, Publication, TrialRecord, as_utc
 
-HEAD = "0001"  # must equal monitor.store.db.MIGRATIONS_HEAD (a test checks it)
+HEAD = "0002"  # must equal monitor.store.db.MIGRATIONS_HEAD (a test checks it)
 
 
 def configured_database_url() -> str:
@@ -100,7 +100,8 @@ class QuickReader:
                 pub = Publication(pmid=r["pmid"], title=r["title"], abstract=r["abstract"], journal=r["journal"],
                                   published_on=r["published_on"], doi=r["doi"], pmc_id=r["pmc_id"],
                                   publication_types=tuple(json.loads(r["publication_types"])),
-                                  databank_nct_ids=tuple(json.loads(r["nct_ids"])), is_book=bool(r["is_book"]))
+                                  databank_nct_ids=tuple(json.loads(r["databank_nct_ids"])),
+                                  text_nct_ids=tuple(json.loads(r["text_nct_ids"])), is_book=bool(r["is_book"]))
                 out.append((pub, bool(r["efficacy"]), how))
         return out
 

@@ -218,7 +218,10 @@ class StoreReads:
     def publication_mentions(self) -> list[tuple[str, list[str]]]:
         """(pmid, NCT ids named by the paper) for every stored paper."""
         with self._read() as s:
-            return [(p, list(n)) for p, n in s.execute(select(col(PublicationRow.pmid), col(PublicationRow.nct_ids)))]
+            rows = s.execute(
+                select(col(PublicationRow.pmid), col(PublicationRow.databank_nct_ids), col(PublicationRow.text_nct_ids))
+            )
+            return [(p, list(dict.fromkeys([*databank, *text]))) for p, databank, text in rows]
 
     def publication(self, pmid: str) -> tuple[Publication, bool, list[dict[str, str]]] | None:
         """A stored paper with its efficacy verdict and evidence."""
