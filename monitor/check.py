@@ -28,7 +28,17 @@ from monitor.changes import (
     results_events,
     short_hash,
 )
-from monitor.domain import CheckReport, Classification, Event, EventKind, Query, Study, SyncState, TrialRecord
+from monitor.domain import (
+    CheckReport,
+    Classification,
+    Event,
+    EventKind,
+    NewAlert,
+    Query,
+    Study,
+    SyncState,
+    TrialRecord,
+)
 from monitor.errors import MonitorError, SourceError
 from monitor.store.db import Store
 from monitor.store.writes import Tx
@@ -101,14 +111,19 @@ def alert_key(events: Sequence[Event]) -> str:
     return joined if len(joined) <= 200 else f"{keys[0]}|+{len(keys) - 1}:{short_hash(keys)}"
 
 
+def new_alert(
+    events: Sequence[Event], *, query: Query, card: Mapping[str, Any], nct_id: str | None, now: datetime
+) -> NewAlert:
+    """The one alert covering a trial's (or a source's) alertable events of one run."""
+    return NewAlert(key=alert_key(events), events=events, nct_id=nct_id, query=query.name, trial=card, created_at=now)
+
+
 def queue_alert(
     tx: Tx, events: Sequence[Event], *, query: Query, card: Mapping[str, Any], nct_id: str | None, now: datetime
 ) -> int:
     if not events:
         return 0
-    return int(
-        tx.add_alert(key=alert_key(events), events=events, nct_id=nct_id, query=query.name, trial=card, created_at=now)
-    )
+    return tx.add_alerts([new_alert(events, query=query, card=card, nct_id=nct_id, now=now)])
 
 
 def trial_record(
@@ -218,16 +233,7 @@ def process_page(
         for nct_id, trial_events in by_trial.items():
             alertable = [e for e in trial_events if should_alert(e, query, classes.get(nct_id))]
             if alertable:
-                alerts.append(
-                    {
-                        "key": alert_key(alertable),
-                        "events": alertable,
-                        "nct_id": nct_id,
-                        "query": query.name,
-                        "trial": known[nct_id].card(),
-                        "created_at": now,
-                    }
-                )
+                alerts.append(new_alert(alertable, query=query, card=known[nct_id].card(), nct_id=nct_id, now=now))
         outcome.alerts += tx.add_alerts(alerts)
     return outcome
 
@@ -318,17 +324,11 @@ def queue_baseline_summary(store: Store, query: Query, *, now: datetime) -> int:
         "cell_free_cancer": sum(cell_free and cancer for cell_free, cancer in flags),
     }
     with store.transaction() as tx:
-        return int(
-            tx.add_alert(
-                key=f"baseline:{query.name}",
-                events=(),
-                nct_id=None,
-                query=query.name,
-                trial=card,
-                created_at=now,
-                baseline_summary=True,
-            )
+        summary = NewAlert(
+            key=f"baseline:{query.name}", events=(), nct_id=None, query=query.name, trial=card, created_at=now,
+            baseline_summary=True,
         )
+        return tx.add_alerts([summary])
 
 
 def record_failure(

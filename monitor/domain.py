@@ -7,7 +7,7 @@ notifiers render them.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -375,6 +375,19 @@ class Alert:
     created_at: datetime | None = None
     last_error: str | None = None
     message_ts: str | None = None
+    baseline_summary: bool = False
+
+
+@dataclass(frozen=True)
+class NewAlert:
+    """An alert to queue in the outbox, in the same transaction as its events (``Tx.add_alerts``)."""
+
+    key: str
+    events: Sequence[Event]
+    nct_id: str | None
+    query: str | None
+    trial: Mapping[str, Any]  # the trial card (or, for a baseline summary, its counts)
+    created_at: datetime
     baseline_summary: bool = False
 
 

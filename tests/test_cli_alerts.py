@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from monitor.cli.alerts import alert_rows, alerts_cmd, run_alerts
+from monitor.domain import NewAlert
 from monitor.errors import ConfigError
 from monitor.notify.slack import SlackNotifier
 from monitor.store.db import Store
@@ -26,8 +27,8 @@ def queue(store: Store, *names: str) -> None:
         a = SAMPLES[name]
         with store.transaction() as tx:
             tx.add_events(list(a.events))
-            tx.add_alert(key=a.key, events=list(a.events), nct_id=a.nct_id, query=a.query, trial=a.trial,
-                         created_at=NOW, baseline_summary=a.baseline_summary)
+            tx.add_alerts([NewAlert(key=a.key, events=a.events, nct_id=a.nct_id, query=a.query, trial=a.trial,
+                                    created_at=NOW, baseline_summary=a.baseline_summary)])
 
 
 def bot(fake: FakeSlack) -> SlackNotifier:
@@ -78,8 +79,8 @@ def test_table_shows_hostile_titles_literally(store: Store, capsys: pytest.Captu
     a = SAMPLES["new_trial_cell_free"]
     with store.transaction() as tx:
         tx.add_events(list(a.events))
-        tx.add_alert(key=a.key, events=list(a.events), nct_id=a.nct_id, query=a.query,
-                     trial={**a.trial, "title": "[bold red]x[/] " + HOSTILE}, created_at=NOW)
+        tx.add_alerts([NewAlert(key=a.key, events=a.events, nct_id=a.nct_id, query=a.query,
+                                trial={**a.trial, "title": "[bold red]x[/] " + HOSTILE}, created_at=NOW)])
     run_alerts(store, None, pending=False, retry=False, as_json=False)
     assert "[bold red]x[/]" in capsys.readouterr().out
 

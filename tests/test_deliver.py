@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from monitor.deliver import DeliveryReport, deliver_alerts
-from monitor.domain import Alert
+from monitor.domain import Alert, NewAlert
 from monitor.notify import DeliveryError
 from monitor.notify.slack import SlackNotifier, metadata_key
 from monitor.store.db import Store, make_engine
@@ -78,8 +78,8 @@ def queue(store: Store, *names: str, at: datetime = START) -> None:
         a = SAMPLES[name]
         with store.transaction() as tx:
             tx.add_events(list(a.events))
-            assert tx.add_alert(key=a.key, events=list(a.events), nct_id=a.nct_id, query=a.query, trial=a.trial,
-                                created_at=at, baseline_summary=a.baseline_summary)
+            assert tx.add_alerts([NewAlert(key=a.key, events=a.events, nct_id=a.nct_id, query=a.query, trial=a.trial,
+                                           created_at=at, baseline_summary=a.baseline_summary)])
 
 
 def bot(fake: FakeSlack, **kw: Any) -> SlackNotifier:

@@ -7,7 +7,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from monitor.domain import Event, EventKind
+from monitor.domain import Event, EventKind, NewAlert
 from monitor.errors import StoreError
 from monitor.store.db import MIGRATIONS_HEAD, Store, make_engine
 from monitor.store.models import metadata
@@ -41,10 +41,10 @@ def test_alert_outbox_lifecycle(store):
     event = Event(kind=EventKind.EFFICACY_REPORTED, key="efficacy:NCT00000001", created_at=NOW, nct_id="NCT00000001")
     with store.transaction() as tx:
         tx.add_events([event])
-        assert tx.add_alert(key="efficacy:NCT00000001", events=[event], nct_id="NCT00000001", query="q",
-                            trial={"nct_id": "NCT00000001"}, created_at=NOW)
-        assert not tx.add_alert(key="efficacy:NCT00000001", events=[event], nct_id="NCT00000001", query="q",
-                                trial={}, created_at=NOW)
+        assert tx.add_alerts([NewAlert(key="efficacy:NCT00000001", events=[event], nct_id="NCT00000001", query="q",
+                                       trial={"nct_id": "NCT00000001"}, created_at=NOW)]) == 1
+        assert tx.add_alerts([NewAlert(key="efficacy:NCT00000001", events=[event], nct_id="NCT00000001", query="q",
+                                       trial={}, created_at=NOW)]) == 0
     (alert,) = store.alerts(pending_only=True)
     assert alert.status == "pending" and alert.events == (event,)
     store.mark_alert_sending(alert.id, at=NOW)

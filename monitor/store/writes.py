@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlmodel import Session, col
 
-from monitor.domain import Change, Event, Publication, SyncState, TrialRecord
+from monitor.domain import Change, Event, NewAlert, Publication, SyncState, TrialRecord
 from monitor.store.convert import record_from_mapping, record_values, table_of
 from monitor.store.models import (
     AlertRow,
@@ -114,56 +114,29 @@ class Tx:
             found.update(self.session.scalars(select(table.c.key).where(table.c.key.in_(keys[start : start + 500]))))
         return found
 
-    def add_alert(
-        self,
-        *,
-        key: str,
-        events: Sequence[Event],
-        nct_id: str | None,
-        query: str | None,
-        trial: Mapping[str, Any],
-        created_at: datetime,
-        baseline_summary: bool = False,
-    ) -> bool:
-        """Queue one alert in the outbox (same transaction as its events); False when the key exists."""
-        return bool(
-            self.add_alerts(
-                [
-                    dict(
-                        key=key,
-                        events=events,
-                        nct_id=nct_id,
-                        query=query,
-                        trial=trial,
-                        created_at=created_at,
-                        baseline_summary=baseline_summary,
-                    )
-                ]
-            )
-        )
-
-    def add_alerts(self, alerts: Sequence[Mapping[str, Any]]) -> int:
-        """Queue alerts (dicts with the arguments of ``add_alert``); returns how many were new."""
+    def add_alerts(self, alerts: Sequence[NewAlert]) -> int:
+        """Queue alerts in the outbox (same transaction as their events); returns how many were new (an alert whose
+        key exists already is skipped)."""
         if not alerts:
             return 0
         self.session.flush()
-        existing = self._existing(table_of(AlertRow), [a["key"] for a in alerts])
+        existing = self._existing(table_of(AlertRow), [a.key for a in alerts])
         rows = []
         for a in alerts:
-            if a["key"] in existing:
+            if a.key in existing:
                 continue
-            existing.add(a["key"])
+            existing.add(a.key)
             rows.append(
                 {
-                    "key": a["key"],
-                    "nct_id": a.get("nct_id"),
-                    "query": a.get("query"),
-                    "event_keys": [e.key for e in a["events"]],
-                    "trial": dict(a["trial"]),
-                    "baseline_summary": bool(a.get("baseline_summary")),
+                    "key": a.key,
+                    "nct_id": a.nct_id,
+                    "query": a.query,
+                    "event_keys": [e.key for e in a.events],
+                    "trial": dict(a.trial),
+                    "baseline_summary": a.baseline_summary,
                     "status": "pending",
                     "attempts": 0,
-                    "created_at": a["created_at"],
+                    "created_at": a.created_at,
                 }
             )
         if rows:
