@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
+from monitor.alerting import queue_alert, record_failure, record_success, should_alert
 from monitor.changes import efficacy_event
-from monitor.check import queue_alert, record_failure, record_success, should_alert
 from monitor.domain import CheckReport, Classification, Event, EventKind, LinkHow, Publication, Query, SyncState
 from monitor.errors import MonitorError, SourceError
 from monitor.store.db import Store
