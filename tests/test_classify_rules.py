@@ -784,3 +784,123 @@ def test_dendritic_cells_given_tumour_cells_as_antigen_are_engineered(title: str
     assert (c.product_class, c.source, c.engineered) == ("cell_based", "dendritic_cell", True), evidence_words(
         c, "engineered"
     )
+
+
+# --- classifier 1.5.0: holdout8 and holdout9 misses ---------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("record", "product_class"),
+    [
+        pytest.param(
+            study(
+                title="Microparticles in Severe Aortic Stenosis",
+                summary="Microparticles are small cell fragments that can induce fat plaques, calcification and "
+                "formation of thrombus. In patients with severely obstructed aortic valves the investigators "
+                "hypothesize that microparticles levels will be elevated and that they will go down after "
+                "percutaneous treatment of the valves.",
+                study_type=None,
+            ),
+            "biomarker",
+            id="treatment-of-the-valves-not-of-the-vesicles",
+        ),
+        pytest.param(
+            study(
+                title="Microparticles in Scuba Divers With Decompression Sickness",
+                summary="The research goal is to evaluate the number, type and time-course for elevations in MPs in "
+                "sport SCUBA divers who present for treatment of decompression sickness.",
+                study_type=None,
+            ),
+            "biomarker",
+            id="elevations-in-the-vesicles",
+        ),
+        pytest.param(
+            study(
+                title="Use of Autologous Exosomes vs Platelet Growth Factors to Regenerate the Ovary in Women With "
+                "Infertility",
+                summary="Methodology: An observational, prospective, randomized, comparative, double-blind, "
+                "analytical pilot study in 30 women. Three groups were designated: one for autologous exosomes, "
+                "one for PRP and one with physiological solution.",
+            ),
+            "extracellular_vesicle",
+            id="registered-interventional-outweighs-the-word-observational",
+        ),
+        pytest.param(
+            study(
+                title="Regenerating the Ovary in Women With Infertility",
+                interventions=(
+                    ("PROCEDURE", "Autologous Exososomes procedure obtained from the patients' own platelets.", ""),
+                ),
+            ),
+            "extracellular_vesicle",
+            id="misspelt-exososomes",
+        ),
+        pytest.param(
+            study(
+                title="Exosome Treatment in Androgenetic Alopecia",
+                interventions=(("DRUG", "Exosome Complex, RNA", ""),),
+            ),
+            "extracellular_vesicle",
+            id="a-drug-named-exosome-rna",
+        ),
+        pytest.param(
+            study(
+                title="Exosomes in Lung Cancer",
+                interventions=(
+                    ("BIOLOGICAL", "analysis (protein, lipid, RNA ...) of circulating exosomes, size and number", ""),
+                ),
+            ),
+            "biomarker",
+            id="a-biological-named-analysis-of-circulating-exosomes",
+        ),
+        pytest.param(
+            study(title="Transplantation of Tissue Cultured Human Amniotic Epithelial Cells Onto Damaged Ocular "
+                  "Surfaces", study_type=None),
+            "cell_based",
+            id="transplantation-of-cells",
+        ),
+        pytest.param(
+            study(
+                title="Exosomes From Mesenchymal Stem Cells in Patients After Transplantation of Hematopoietic "
+                "Stem Cells",
+                interventions=(("BIOLOGICAL", "MSC exosomes", ""),),
+            ),
+            "extracellular_vesicle",
+            id="hematopoietic-transplant-is-the-setting",
+        ),
+    ],
+)
+def test_what_is_given_versus_measured_1_5(record: dict[str, Any], product_class: str) -> None:
+    c = classify_record(record)
+    assert c.product_class == product_class, evidence_words(c, "product_class")
+
+
+def test_androgen_deprivation_therapy_is_prostate_cancer() -> None:
+    c = classify_record(study(title="Micro RNAs to Predict Response to Androgen Deprivation Therapy",
+                              summary="Identify exosomal micro RNA that predict responses to ADT", study_type=None))
+    assert (c.product_class, c.cancer, c.cancer_types) == ("biomarker", True, ("prostate",)), evidence_words(
+        c, "cancer"
+    )
+
+
+def test_lysate_pulsed_dendritic_cells_named_only_in_the_description_are_engineered() -> None:
+    c = classify_record(
+        study(
+            title="Vaccine Therapy in Treating Young Patients Who Are Undergoing Surgery for Malignant Glioma",
+            description="Determine the dose-limiting toxicity of adjuvant vaccination with autologous tumor "
+            "lysate-pulsed dendritic cells after surgical resection in pediatric patients with malignant glioma.",
+        )
+    )
+    assert (c.product_class, c.source, c.engineered) == ("cell_based", "dendritic_cell", True), evidence_words(
+        c, "engineered"
+    )
+
+
+def test_background_engineering_far_from_a_description_product_does_not_count() -> None:
+    c = classify_record(
+        study(
+            title="A Study in Knee Osteoarthritis",
+            description="Earlier work used genetically modified mice to study cartilage repair in many models over "
+            "several years of laboratory research. Patients will receive an injection of autologous adipose "
+            "stromal vascular fraction cells into the knee.",
+        )
+    )
+    assert (c.product_class, c.engineered) == ("cell_based", False), evidence_words(c, "engineered")

@@ -44,7 +44,8 @@ _MALIGNANCY = (
     r"leuka?emias?|lymphomas?|"
     r"myelomas?|gliomas?|glioblastomas?|GBM|melanomas?|sarcomas?|(?:neuro|retino|medullo|hepato|nephro)blastomas?|"
     r"mesotheliomas?|metasta\w+|"
-    r"oncolog\w*|NSCLC|SCLC|HCC|PDAC|HNSCC|myelodysplastic|radical prostatectomy|mastectomy"
+    r"oncolog\w*|NSCLC|SCLC|HCC|PDAC|HNSCC|myelodysplastic|radical prostatectomy|mastectomy|"
+    r"androgen deprivation"
 )
 MALIGNANCY_RE = re.compile(r"\b(?:" + _MALIGNANCY.lower() + r")\b(?![- ](?:necrosis|suppress|free|marker))")
 NOT_MALIGNANCY_RE = re.compile(r"\btumou?r[- ]?(?:necrosis|igen\w*|generation|formation)|\btumou?rigen\w*")
@@ -67,7 +68,7 @@ _TYPE_WORDS: tuple[tuple[str, str, str], ...] = (  # (type, lower-case pattern, 
     ),
     ("lung", r"nsclc|sclc|lung|pulmonary", "sclc|lung|pulmonary"),
     ("breast", r"breast|mastectomy", "breast|mastectomy"),
-    ("prostate", r"prostat\w*", "prostat"),
+    ("prostate", r"prostat\w*|androgen deprivation", "prostat|androgen deprivation"),
     ("colorectal", r"colorectal|colon|rectal|rectum|bowel", "colo|rect|bowel"),
     ("pancreatic", r"pancrea\w*|pdac", "pancrea|pdac"),
     (
@@ -86,7 +87,8 @@ _ANY_TYPE_RE = re.compile("|".join(pre for _, _, pre in _TYPE_WORDS))
 _ANCHOR_EXCLUDED_RE = re.compile(r"metasta|oncolog")  # "liver metastasis" is not a liver cancer
 _NEEDLES_RE = re.compile(  # case-sensitive literal pre-check on lower-cased text
     r"cancer|carcinom|tumo|neoplas|malignan|leuk|lymphom|myelom|glio|melanom|sarcom|blastom|mesothel|metasta|"
-    r"oncolog|myelodysplastic|prostatectomy|mastectomy|radiat|radiotherap|chemo|gbm|sclc|hcc|pdac|hnscc"
+    r"oncolog|myelodysplastic|prostatectomy|mastectomy|radiat|radiotherap|chemo|gbm|sclc|hcc|pdac|hnscc|"
+    r"androgen depriv"
 )
 _METASTATIC_SITE_RE = re.compile(r"[\s-]+(?:\w+\s+)?metasta")  # "liver metastasis": a site, not a type
 _INHERENT = frozenset({"glioma", "melanoma", "hematologic"})

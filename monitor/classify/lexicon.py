@@ -23,7 +23,7 @@ def needles(*words: str) -> re.Pattern[str]:
 
 EV_TERM: Term = (
     re.compile(
-        r"\b(?:i?exosomes?|exosome-like|exos|extracellular[- ]vesicles?|microvesicles?|micro-vesicles?|"
+        r"\b(?:i?exo(?:so)?somes?|exosome-like|exos|extracellular[- ]vesicles?|microvesicles?|micro-vesicles?|"
         r"microparticles?|nano-?vesicles?|dexosomes?|exoflo|zofin|exosting|exoil-?12|exoaso(?:-\w+)?)\b|"
         r"\bexo(?=[- ](?:cd\d|\d))|(?<=[a-z]-)exos?\b"
     ),
@@ -53,7 +53,9 @@ CELL_TERM: Term = (
         r"\b(?:(?:mesenchymal|stromal)\s+(?:stem\s+|stromal\s+|progenitor\s+)?cells?|mesenchymal cell therapy|"
         r"stem[- ]cells?(?![- ](?:transplant|free|derived))|cell therapy|cell[- ]based therap\w*|cell suspension|"
         r"stromal vascular fraction|dendritic cells?(?:\s+(?:vaccin\w*|therapy|immunotherapy))?|"
-        r"(?:autologous|allogeneic|allogenic|patient's own)\s+(?:[\w-]+\s+){0,2}cells?)\b(?![- ]free)"
+        r"(?:autologous|allogeneic|allogenic|patient's own)\s+(?:[\w-]+\s+){0,2}cells?|"
+        r"transplant(?:ation|ed|ing)? of\s+(?!(?:[\w-]+\s+){0,3}?(?:ha?ematopoietic|blood|hsc))(?:[\w-]+\s+){0,5}?"
+        r"cells?)\b(?![- ]free)"
     ),
     needles("cell", "stromal"),
     re.compile(r"\b(?:[A-Za-z]+-)?(?:h?UC-?|BM-?|AD-?|ad|WJ-?|U|UC|h)?MSCs?\b|\b(?:ADSCs?|ASCs|MSCTRAIL|DCs)\b"),
@@ -103,7 +105,7 @@ PRODUCT_WORD_RE = re.compile(  # any product word, for short texts (intervention
 # --- context around an EV / secretome word -----------------------------------------------------------------
 MEASURE_BEFORE_RE = re.compile(
     r"(?:\b(?:circulating|detect\w*|measur\w*|quantif\w*|profil\w*|analy[sz]\w* of|(?<!\dx )(?<!dose )levels? of|"
-    r"biomarkers? of|sequenc\w*|"
+    r"biomarkers? of|sequenc\w*|(?:elevations?|increases?|decreases?|reductions?|rises?) (?:of|in)|"
     r"quantit(?:y|ies) of|numbers? of|amounts? of|affecting|changes? (?:of|in)|alter\w*|release[sd]?|"
     r"secrete[sd]?|shed|isolat\w* (?:from )?(?:the )?"
     r"(?:plasma|serum|blood|urine)|(?:effects?|impact|influence) (?:of [\w-]+ )?on)\b|"
@@ -173,6 +175,8 @@ TESTED_PRODUCT_RE = re.compile(
 # words saying the study only observes: they outweigh the loose cues above ("for", "using")
 OBSERVATIONAL_RE = re.compile(r"\b(?:observational|retrospective|case[- ]control|cohort study|registry)\b", _I)
 ADMINISTERED_TYPES = frozenset({"BIOLOGICAL", "GENETIC", "COMBINATION_PRODUCT", "DIETARY_SUPPLEMENT"})
+# intervention types whose *name* is what is given: "DRUG: Exosome Complex, RNA" names a product, not a measurement
+GIVEN_NAME_TYPES = ADMINISTERED_TYPES | {"DRUG"}
 DIAGNOSTIC_PURPOSES = frozenset({"DIAGNOSTIC", "SCREENING"})
 # an intervention that only collects samples ("Biospecimen Collection"): the study measures
 SAMPLING_RE = re.compile(
@@ -215,12 +219,14 @@ FLUID_OTHER_RE = re.compile(  # fluids other than blood a biomarker study may me
 ENGINEERED_RE = re.compile(
     r"(?i:\b(?:engineered|genetically (?:modified|engineered)|transduced|transfected|over-?express\w*|"
     r"iexosomes?|antisense|(?:drug|antigen|peptide|sirna|mirna|chemotherapy|tumou?r antigen)[- ]loaded|"
+    r"(?:lysate|antigen|peptide|mrna|rna)[- ](?:pulsed|primed|loaded|transfected)|"
     r"(?:m|si|mi|sh)rna[- ](?:[\w-]+[- ])?(?:exosomes?|evs?|extracellular vesicles?|nano\w+|delivery)|"
     r"gene therap(?:y|ies))\b)"
     r"|\b(?i:expressing)\s+[A-Z][A-Z0-9-]{1,}"
 )
 ENGINEERED_NEEDLES = needles(
-    "engineer", "genetic", "transduc", "transfect", "express", "iexosom", "antisense", "loaded", "rna", "gene therap"
+    "engineer", "genetic", "transduc", "transfect", "express", "iexosom", "antisense", "loaded", "rna", "gene therap",
+    "pulsed", "primed",
 )
 CARGO = (
     r"(?:methotrexate|MTX|curcumin|paclitaxel|doxorubicin|gemcitabine|siRNAs?|miRNAs?|mRNAs?|antisense|ASOs?|"

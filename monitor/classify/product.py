@@ -130,17 +130,21 @@ def _classified(kind: str, seg: Segment, start: int, end: int) -> list[Mention]:
         return []
     if kind == SECRETOME and lx.ANTIGEN_BEFORE_RE.search(clause_before(text, start, 40)):
         return []  # "dendritic cells pulsed with tumor lysate": the lysate is the antigen, not the product
-    if _is_measured(text, start, end):
+    if _is_measured(text, start, end, name_of_given=seg.given):
         return [Mention(MEASURED, seg, start, end)]
     if kind == EV and lx.REMOVED_BEFORE_RE.search(clause_before(text, start, 60)):
         return [Mention(REMOVED, seg, start, end)]
     return [Mention(kind, seg, start, end)]
 
 
-def _is_measured(text: str, start: int, end: int) -> bool:
+def _is_measured(text: str, start: int, end: int, *, name_of_given: bool = False) -> bool:
+    """Words around a vesicle word saying it is measured ("levels of", "circulating", "exosomal RNA", "will be
+    measured"). In the name of a drug or biological intervention only the words before count: "Exosome Complex,
+    RNA" names a product, "analysis of circulating exosomes" a measurement."""
     before = clause_before(text, start, 40)
-    after = clause_after(text, end, 60)
-    return bool(lx.MEASURE_BEFORE_RE.search(before) or lx.MEASURE_AFTER_RE.search(after))
+    if lx.MEASURE_BEFORE_RE.search(before):
+        return True
+    return not name_of_given and bool(lx.MEASURE_AFTER_RE.search(clause_after(text, end, 60)))
 
 
 def source_span(text: str, start: int, end: int) -> tuple[int, int]:
@@ -219,20 +223,26 @@ def _administration_named(record: Mapping[str, Any], early: Sequence[Segment]) -
     if any(as_text(i.get("type")) in lx.ADMINISTERED_TYPES for i in interventions):
         return True
     texts = [seg.text for seg in early if not seg.control]
-    if any(lx.OBSERVATIONAL_RE.search(text) for text in texts):
-        return False
+    registered_interventional = as_text(module(record, "designModule").get("studyType")) == "INTERVENTIONAL"
+    if not registered_interventional and any(lx.OBSERVATIONAL_RE.search(text) for text in texts):
+        return False  # (a registered study type outweighs the word "observational" in a summary)
     if any(lx.TESTED_PRODUCT_RE.search(text) for text in texts):
         return True
     return any(lx.ADMINISTRATION_RE.search(sentence) for sentence in _vesicle_sentences(texts))
 
 
 def _vesicle_sentences(texts: Sequence[str]) -> list[str]:
-    """The sentences (titles are one) that name a vesicle or secretome word."""
+    """The sentences (titles are one) naming a vesicle or secretome word that is not only measured there.
+
+    "microparticle levels will be elevated and will go down after percutaneous treatment of the valves" names a
+    treatment, but of the valves: the vesicles in that sentence are measured, so it says nothing is given.
+    """
     found = []
     for text in texts:
         for sentence in _SENTENCE_RE.split(text):
             low = sentence.lower()
-            if term_spans(lx.EV_TERM, sentence, low) or term_spans(lx.SECRETOME_TERM, sentence, low):
+            spans = term_spans(lx.EV_TERM, sentence, low) + term_spans(lx.SECRETOME_TERM, sentence, low)
+            if any(not _is_measured(sentence, lo, hi) for lo, hi in spans):
                 found.append(sentence)
     return found
 

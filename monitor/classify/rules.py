@@ -26,7 +26,7 @@ from monitor.classify.text import (
 )
 from monitor.domain import PHASES, Classification, Evidence
 
-CLASSIFIER_VERSION = "1.4.1"  # bump whenever a rule or word list changes: stored trials are reclassified
+CLASSIFIER_VERSION = "1.5.0"  # bump whenever a rule or word list changes: stored trials are reclassified
 
 CELL_FREE_CLASSES = frozenset({"extracellular_vesicle", "cell_free_secretome"})
 _THERAPY_CLASSES = frozenset({"extracellular_vesicle", "cell_free_secretome", "cell_based"})
@@ -53,6 +53,7 @@ _SOURCE_RES = {
     "other": lx.SRC_OTHER_RE,
     "msc_unspecified": lx.SRC_MSC_RE,
 }
+_NEAR_PRODUCT = 60  # characters around a product named in the detailed description that may say it is engineered
 _MSC_TISSUES = ("msc_perinatal", "msc_adult")  # worth finding anywhere when the product says only "MSC"
 
 
@@ -188,6 +189,14 @@ def _engineered(cls: str, product: ProductDecision) -> tuple[bool, tuple[Evidenc
         hit = _engineering_words(seg.text)
         if hit is not None:
             return True, (Evidence(seg.field, snippet(seg.text, *hit)),)
+    # a product named only in the detailed description: only the words right around it, not the background
+    later = [m for m in product.deciding if m.seg.tier > TIER_SUMMARY]
+    for m in later:
+        lo = max(0, m.start - _NEAR_PRODUCT)
+        hit = _engineering_words(m.seg.text[lo : m.end + _NEAR_PRODUCT])
+        if hit is not None:
+            return True, (Evidence(m.seg.field, snippet(m.seg.text, lo + hit[0], lo + hit[1])),)
+    products += later
     for m in products:
         hit = _cargo(m.seg.text, m.start, m.end)
         if hit is not None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from monitor.classify.lexicon import PRODUCT_WORD_RE
+from monitor.classify.lexicon import GIVEN_NAME_TYPES, PRODUCT_WORD_RE
 
 # Tiers, from "what is administered" to background text.
 TIER_INTERVENTION = 0
@@ -52,6 +52,7 @@ class Segment:
     text: str
     tier: int
     control: bool = False  # a placebo / comparator intervention or arm
+    given: bool = False  # the name of a drug / biological / supplement intervention: it names what is given
 
     @cached_property
     def low(self) -> str:
@@ -103,7 +104,8 @@ def _intervention_segments(record: Mapping[str, Any]) -> Iterator[Segment]:
         item = as_mapping(item)
         name = as_text(item.get("name"))
         control = is_control(name)
-        yield Segment(f"interventions[{i}].name", name, TIER_INTERVENTION, control)
+        given = as_text(item.get("type")) in GIVEN_NAME_TYPES
+        yield Segment(f"interventions[{i}].name", name, TIER_INTERVENTION, control, given)
         yield Segment(f"interventions[{i}].description", as_text(item.get("description")), TIER_INTERVENTION, control)
         for j, other in enumerate(as_list(item.get("otherNames"))):
             yield Segment(f"interventions[{i}].otherNames[{j}]", as_text(other), TIER_INTERVENTION, control)
