@@ -904,3 +904,170 @@ def test_background_engineering_far_from_a_description_product_does_not_count() 
         )
     )
     assert (c.product_class, c.engineered) == ("cell_based", False), evidence_words(c, "engineered")
+
+
+# --- classifier 1.6.0: product names and formulations the earlier sets did not contain --------------------------
+# Written from the ways registrations name these products, before holdout10 and holdout11 were scored.
+BIO, DRUG, OTHER = "BIOLOGICAL", "DRUG", "OTHER"
+
+
+@pytest.mark.parametrize(
+    ("record", "product_class", "source"),
+    [
+        pytest.param(
+            study(
+                title="Apoptotic Vesicles in Periodontitis",
+                interventions=((BIO, "MSC-derived apoptotic vesicles", ""),),
+            ),
+            "extracellular_vesicle",
+            "msc_unspecified",
+            id="apoptotic-vesicles-are-evs",
+        ),
+        pytest.param(
+            study(
+                title="Cell-free Fat Extract for Androgenetic Alopecia",
+                interventions=((BIO, "CEFFE", "Cell-free fat extract injected into the scalp"),),
+            ),
+            "cell_free_secretome",
+            None,  # adipose tissue, but "fat" alone is too common a word to name a source
+            id="cell-free-fat-extract",
+        ),
+        pytest.param(
+            study(
+                title="Stem Cell Derived Growth Factors After Microneedling",
+                interventions=(
+                    (OTHER, "Stem cell-derived growth factors", "Growth factors secreted by adipose stem cells"),
+                ),
+            ),
+            "cell_free_secretome",
+            "msc_adult",
+            id="stem-cell-derived-growth-factors",
+        ),
+        pytest.param(
+            study(
+                title="Stem Cell Factor in Neutropenia",
+                interventions=((DRUG, "Recombinant human stem cell factor", ""),),
+            ),
+            "other",
+            "other",
+            id="stem-cell-factor-is-a-cytokine",
+        ),
+        pytest.param(
+            study(
+                title="Secretome of Hypoxic MSC for Spinal Cord Injury",
+                interventions=((BIO, "Secretome-hypoxia MSC", "intrathecal"),),
+            ),
+            "cell_free_secretome",
+            "msc_unspecified",
+            id="secretome-hyphen-then-source-words",
+        ),
+        pytest.param(
+            study(
+                title="Plasma-derived Exosomes for Wound Healing",
+                interventions=((BIO, "Autologous plasma exosomes", "applied topically"),),
+            ),
+            "extracellular_vesicle",
+            "blood",
+            id="plasma-exosomes-named-as-what-is-given",
+        ),
+        pytest.param(
+            study(title="Exosome-depleted Plasma in Sepsis", interventions=((BIO, "Exosome-depleted plasma", ""),)),
+            "other",
+            "other",
+            id="exosome-depleted-is-not-given",
+        ),
+        pytest.param(
+            study(
+                title="Exosome Group Versus Control in Melasma",
+                interventions=((OTHER, "Exosome", "Topical exosome serum after microneedling"),),
+            ),
+            "extracellular_vesicle",
+            "unknown",
+            id="an-exosome-serum-is-a-formulation-not-blood",
+        ),
+    ],
+)
+def test_product_names_1_6(record: dict[str, Any], product_class: str, source: str | None) -> None:
+    c = classify_record(record)
+    assert c.product_class == product_class, evidence_words(c, "product_class")
+    assert source is None or c.source == source, evidence_words(c, "source")
+
+
+def test_measured_plasma_exosomes_in_a_title_stay_measured() -> None:
+    c = classify_record(
+        study(
+            title="Plasma Exosomes in Pancreatic Cancer Resection",
+            interventions=(("PROCEDURE", "Pancreatectomy", ""),),
+            summary="Portal vein blood exosomes will be analysed.",
+        )
+    )
+    assert (c.product_class, c.source) == ("biomarker", "blood"), evidence_words(c, "product_class")
+
+
+def test_a_device_that_removes_circulating_exosomes_gives_nothing() -> None:
+    c = classify_record(
+        study(
+            title="Hemopurifier in Head and Neck Cancer",
+            interventions=(("DEVICE", "Hemopurifier", "Removes circulating tumor-derived exosomes"),),
+        )
+    )
+    assert (c.product_class, c.cell_free, c.cancer) == ("other", False, True), evidence_words(c, "product_class")
+
+
+def test_dendritic_cells_pulsed_with_tumour_exosomes_are_engineered_cells() -> None:
+    c = classify_record(
+        study(
+            title="Dendritic Cells Pulsed With Tumour Exosomes in Melanoma",
+            interventions=((BIO, "TEX-pulsed DC", ""),),
+        )
+    )
+    assert (c.product_class, c.source, c.engineered) == ("cell_based", "dendritic_cell", True), evidence_words(
+        c, "engineered"
+    )
+
+
+def test_plant_nanovectors_carrying_a_microrna_are_engineered_plant_vesicles() -> None:
+    c = classify_record(
+        study(
+            title="Grapefruit-derived Nanovectors Delivering miR17 in Brain Tumor",
+            interventions=((BIO, "Grapefruit-derived nanovectors loaded with miR17", "intranasal"),),
+        )
+    )
+    assert (c.product_class, c.source, c.engineered, c.cancer) == ("extracellular_vesicle", "plant", True, True), (
+        evidence_words(c, "product_class") + " / " + evidence_words(c, "engineered")
+    )
+
+
+@pytest.mark.parametrize(
+    ("title", "summary", "product_class"),
+    [
+        pytest.param(
+            "Extracellular Vesicles in Chronic Kidney Disease Treated With Dapagliflozin",
+            "Urinary extracellular vesicles will be isolated from patients treated with dapagliflozin.",
+            "biomarker",
+            id="treated-with-a-drug-gives-the-drug",
+        ),
+        pytest.param(
+            "Effect of Statin Therapy on Endothelial Microparticles",
+            "Patients will receive atorvastatin 40 mg daily and endothelial microparticles will be measured at "
+            "baseline and 3 months.",
+            "biomarker",
+            id="effect-of-a-therapy-on-the-vesicles",
+        ),
+        pytest.param(
+            "A Pilot Study of Exosome Therapy in Dry Eye",
+            "Twenty patients with dry eye will be treated with exosome eye drops four times daily for 12 weeks.",
+            "extracellular_vesicle",
+            id="treated-with-the-vesicles",
+        ),
+        pytest.param(
+            "Exosomes for the Treatment of Refractory Lupus Nephritis",
+            "Patients will receive intravenous infusions of MSC-derived exosomes every two weeks.",
+            "extracellular_vesicle",
+            id="receive-the-vesicles",
+        ),
+    ],
+)
+def test_text_only_records_given_or_measured_1_6(title: str, summary: str, product_class: str) -> None:
+    c = classify_record(study(title=title, summary=summary, study_type=None))
+    assert c.product_class == product_class, evidence_words(c, "product_class")

@@ -24,7 +24,10 @@ def needles(*words: str) -> re.Pattern[str]:
 EV_TERM: Term = (
     re.compile(
         r"\b(?:i?exo(?:so)?somes?|exosome-like|exos|extracellular[- ]vesicles?|microvesicles?|micro-vesicles?|"
-        r"microparticles?|nano-?vesicles?|dexosomes?|exoflo|zofin|exosting|exoil-?12|exoaso(?:-\w+)?)\b|"
+        r"microparticles?|nano-?vesicles?|"
+        r"(?:grapefruit|grape|ginger|lemon|broccoli|plant|fruit|edible)[- ](?:derived )?nano-?(?:vectors?|particles?)|"
+        r"apoptotic (?:extracellular )?vesicles?|apoptotic bodies|dexosomes?|exoflo|"
+        r"zofin|exosting|exoil-?12|exoaso(?:-\w+)?)\b|"
         r"\bexo(?=[- ](?:cd\d|\d))|(?<=[a-z]-)exos?\b"
     ),
     needles("exo", "vesic", "micropart", "nano", "zofin"),
@@ -39,9 +42,10 @@ MEASURED_EV_TERM: Term = (
 )
 SECRETOME_TERM: Term = (
     re.compile(
-        r"\b(?:secretomes?|secretom|conditioned (?:medium|media)|culture supernatants?|supernatants?|lysates?|"
-        r"secretions? of|(?:cells?|cell[- ]derived|component|cell[- ]free)\s+extracts?|paracrine factors|"
-        r"trophic factors?|secreted factors|pleiotropic factors?|"
+        r"\b(?:(?:lyo)?secretomes?|secretom|conditioned (?:medium|media)|culture supernatants?|supernatants?|lysates?|"
+        r"secretions? of|(?:cells?|cell[- ]derived|component)\s+extracts?|cell[- ]free (?:[\w-]+ )?extracts?|"
+        r"paracrine factors|trophic factors?|secreted factors|pleiotropic factors?|stem[- ]cell growth factors?|"
+        r"(?:stem[- ]cells?|cells?|mscs?)[- ]derived (?:growth )?factors|"
         r"factors? (?:derived|secreted|released|produced|isolated|obtained) (?:from|by))\b"
     ),
     needles("secret", "conditioned", "supernat", "lysat", "extract", "paracrine", "trophic", "pleiotrop", "factor"),
@@ -51,7 +55,8 @@ SECRETOME_TERM: Term = (
 CELL_TERM: Term = (
     re.compile(
         r"\b(?:(?:mesenchymal|stromal)\s+(?:stem\s+|stromal\s+|progenitor\s+)?cells?|mesenchymal cell therapy|"
-        r"stem[- ]cells?(?![- ](?:transplant|free|derived))|cell therapy|cell[- ]based therap\w*|cell suspension|"
+        r"stem[- ]cells?(?![- ](?:transplant|free|derived|factor|growth factor|mobili[sz]\w*))|"
+        r"cell therapy|cell[- ]based therap\w*|cell suspension|"
         r"stromal vascular fraction|dendritic cells?(?:\s+(?:vaccin\w*|therapy|immunotherapy))?|"
         r"(?:autologous|allogeneic|allogenic|patient's own)\s+(?:[\w-]+\s+){0,2}cells?|"
         r"transplant(?:ation|ed|ing)? of\s+(?!(?:[\w-]+\s+){0,3}?(?:ha?ematopoietic|blood|hsc))(?:[\w-]+\s+){0,5}?"
@@ -61,7 +66,8 @@ CELL_TERM: Term = (
     re.compile(r"\b(?:[A-Za-z]+-)?(?:h?UC-?|BM-?|AD-?|ad|WJ-?|U|UC|h)?MSCs?\b|\b(?:ADSCs?|ASCs|MSCTRAIL|DCs)\b"),
     needles("MSC", "ASC", "DCs"),
 )
-WEAK_CELL_TERM: Term = (re.compile(r"\bcells?\b(?![- ]free)"), needles("cell"), None, None)  # intervention names
+# a cell word alone, read in intervention names only ("stem cell factor" is a cytokine)
+WEAK_CELL_TERM: Term = (re.compile(r"\bcells?\b(?![- ](?:free|factor))"), needles("cell"), None, None)
 NOT_ADMINISTERED_CELL_RE = re.compile(r"\b(?:blood|red|white|cancer|tumou?r|donor|target)\s+$", _I)
 BLOOD_PRODUCT_TERM: Term = (
     re.compile(
@@ -108,11 +114,15 @@ MEASURE_BEFORE_RE = re.compile(
     r"biomarkers? of|sequenc\w*|(?:elevations?|increases?|decreases?|reductions?|rises?) (?:of|in)|"
     r"quantit(?:y|ies) of|numbers? of|amounts? of|affecting|changes? (?:of|in)|alter\w*|release[sd]?|"
     r"secrete[sd]?|shed|isolat\w* (?:from )?(?:the )?"
-    r"(?:plasma|serum|blood|urine)|(?:effects?|impact|influence) (?:of [\w-]+ )?on)\b|"
-    r"\b(?:serum|plasma|urine|urinary|blood|salivary|tumou?r|cancer)\s+$|"
+    r"(?:plasma|serum|blood|urine)|(?:effects?|impact|influence) (?:of (?:[\w-]+ ){1,3})?on)\b|"
     r"\b(?:cytokines?|chemokines?|markers?|biomarkers?|proteins?)\s*(?:,|and|or)\s+$)",
     _I,
 )
+# a fluid or tissue right before a vesicle word ("plasma exosomes") says it is measured, except in the name of
+# what is given ("BIOLOGICAL: Autologous plasma exosomes", "Tumor exosomes loaded with ...")
+FLUID_BEFORE_RE = re.compile(r"\b(?:serum|plasma|urine|urinary|blood|salivary|tumou?r|cancer)\s+$", _I)
+# "Exosome-depleted plasma", "EV-free medium": the vesicles are taken out, not given
+DEPLETED_AFTER_RE = re.compile(r"[- ]?(?:depleted|free|removed|deprived)\b", _I)
 MEASURE_AFTER_RE = re.compile(
     r"^[\s\w()/,-]{0,30}?\b(?:levels?|profil\w*|biomarkers?|markers?|\w*signatures?|concentrations?|kinetics|"
     r"counts?|RNAs?|miRNAs?|microRNAs?|lncRNAs?|proteins?|PD-L1|cargo|detect\w*|diagnos\w*|prognos\w*|assay|captured|"
@@ -165,6 +175,8 @@ ADMINISTRATION_RE = re.compile(
     r")\b",
     _I,
 )
+# cues that name what is given after them: "treated with dapagliflozin" gives a drug, not the vesicles of the sentence
+OBJECT_CUE_RE = re.compile(r"^(?:treat(?:ed|ing|ment)? with|receive[sd]?)$", _I)
 # "the Safety and Efficacy of Exosomes Derived from ...", "Use of Exosomes in ...": the vesicles are what is tested
 TESTED_PRODUCT_RE = re.compile(
     r"\b(?:safety|efficacy|tolerability|feasibility|use)(?:\s+(?:and|&)\s+(?:the\s+)?(?:safety|efficacy|"
@@ -190,7 +202,9 @@ SRC_TUMOR_RE = re.compile(
     r"\bascites[- ]derived\b",
     _I,
 )
-SRC_PLANT_RE = re.compile(r"\b(?:plants?|grapes?|ginger|fruits?|edible|lemons?|broccoli|vegetables?)\b", _I)
+SRC_PLANT_RE = re.compile(
+    r"\b(?:plants?|grapes?|grapefruits?|citrus|ginger|fruits?|edible|lemons?|broccoli|vegetables?)\b", _I
+)
 SRC_PERINATAL_RE = re.compile(
     r"(?i:\b(?:umbilical|cord blood|wharton\S*|placenta\w*|amnion\w*|amniotic|perinatal)\b)"
     r"|\b(?:h?UC-?MSCs?|hUCMSC\w*|UCMSCs?|UMSCs?|WJ-?MSCs?|UC(?=-|\s*MSC))"
@@ -199,7 +213,11 @@ SRC_ADULT_RE = re.compile(
     r"(?i:\b(?:bone[- ]marrow|adipose|lipoaspirate|dental pulp|synovi\w+|periodontal ligament)\b)"
     r"|\b(?:[A-Za-z]+-)?(?:BM-?MSCs?|AD-?MSCs?|ad-?MSCs?|ADSCs?|ASCs?)\b"
 )
-SRC_BLOOD_RE = re.compile(r"\b(?:plasma(?![- ]?lyte)|platelets?|erythrocytes?|red blood cells?|serum|PRP)\b", _I)
+SRC_BLOOD_RE = re.compile(  # (an "exosome serum" or "growth factor serum" is a skin-care formulation, not blood)
+    r"\b(?:plasma(?![- ]?lyte)|platelets?|erythrocytes?|red blood cells?|"
+    r"(?<!exosome )(?<!exosomes )(?<!secretome )(?<!factor )(?<!factors )serum|PRP)\b",
+    _I,
+)
 SRC_OTHER_RE = re.compile(
     r"\b(?:(?:induced )?pluripotent|i?PSCs?|hair[- ]follicles?|HEK ?-?293\w*|293 cells|T-REx\S*|Expi293\w*|"
     r"CAR-?T|T[- ]cells?|NK cells?|"
@@ -219,7 +237,8 @@ FLUID_OTHER_RE = re.compile(  # fluids other than blood a biomarker study may me
 ENGINEERED_RE = re.compile(
     r"(?i:\b(?:engineered|genetically (?:modified|engineered)|transduced|transfected|over-?express\w*|"
     r"iexosomes?|antisense|(?:drug|antigen|peptide|sirna|mirna|chemotherapy|tumou?r antigen)[- ]loaded|"
-    r"(?:lysate|antigen|peptide|mrna|rna)[- ](?:pulsed|primed|loaded|transfected)|"
+    r"(?:lysate|antigen|peptide|mrna|rna)[- ](?:pulsed|primed|loaded|transfected)|\w+-pulsed|"
+    r"(?:pulsed|primed|loaded) with (?:[\w-]+ ){0,2}(?:exosomes?|lysates?|antigens?|peptides?)|"
     r"(?:m|si|mi|sh)rna[- ](?:[\w-]+[- ])?(?:exosomes?|evs?|extracellular vesicles?|nano\w+|delivery)|"
     r"gene therap(?:y|ies))\b)"
     r"|\b(?i:expressing)\s+[A-Z][A-Z0-9-]{1,}"
@@ -229,7 +248,8 @@ ENGINEERED_NEEDLES = needles(
     "pulsed", "primed",
 )
 CARGO = (
-    r"(?:methotrexate|MTX|curcumin|paclitaxel|doxorubicin|gemcitabine|siRNAs?|miRNAs?|mRNAs?|antisense|ASOs?|"
+    r"(?:methotrexate|MTX|curcumin|paclitaxel|doxorubicin|gemcitabine|siRNAs?|miRNAs?|miR-?\d+\w*|mRNAs?|antisense|"
+    r"ASOs?|"
     r"STING|agonists?|antigens?|peptides?|chemotherap\w*|drugs?|tumou?r lysate|lysates?|IL-12|"
     r"(?:apoptotic |irradiated |brain |autologous )*tumou?r (?:stem )?cells?)"
 )

@@ -42,6 +42,7 @@ _CELL_FREE_CLASSES = frozenset({_CLASS_OF_KIND[EV], _CLASS_OF_KIND[SECRETOME]})
 _TOKEN_RE = re.compile(r"\S+\s*$|\S+\s+")
 _SENTENCE_RE = re.compile(r"(?<=[.!?])\s+|\n+")
 _ATTACHED_RE = re.compile(r"-([A-Za-z][\w-]*)")  # "Secretome-MSCs", "Exosome-MSC": the source follows the product
+_FOLLOWING_WORD_RE = re.compile(r"\s+([A-Za-z][\w'’-]*)")
 
 
 @dataclass(frozen=True)
@@ -126,14 +127,14 @@ def _cell_mentions(seg: Segment, masked: list[tuple[int, int]]) -> list[Mention]
 
 def _classified(kind: str, seg: Segment, start: int, end: int) -> list[Mention]:
     text = seg.text
-    if is_negated(text, start):
+    if is_negated(text, start) or lx.DEPLETED_AFTER_RE.match(text, end):
         return []
     if kind == SECRETOME and lx.ANTIGEN_BEFORE_RE.search(clause_before(text, start, 40)):
         return []  # "dendritic cells pulsed with tumor lysate": the lysate is the antigen, not the product
+    if kind == EV and lx.REMOVED_BEFORE_RE.search(clause_before(text, start, 60)):
+        return [Mention(REMOVED, seg, start, end)]  # (before "measured": "removes circulating exosomes")
     if _is_measured(text, start, end, name_of_given=seg.given):
         return [Mention(MEASURED, seg, start, end)]
-    if kind == EV and lx.REMOVED_BEFORE_RE.search(clause_before(text, start, 60)):
-        return [Mention(REMOVED, seg, start, end)]
     return [Mention(kind, seg, start, end)]
 
 
@@ -142,7 +143,7 @@ def _is_measured(text: str, start: int, end: int, *, name_of_given: bool = False
     measured"). In the name of a drug or biological intervention only the words before count: "Exosome Complex,
     RNA" names a product, "analysis of circulating exosomes" a measurement."""
     before = clause_before(text, start, 40)
-    if lx.MEASURE_BEFORE_RE.search(before):
+    if lx.MEASURE_BEFORE_RE.search(before) or (not name_of_given and lx.FLUID_BEFORE_RE.search(before)):
         return True
     return not name_of_given and bool(lx.MEASURE_AFTER_RE.search(clause_after(text, end, 60)))
 
@@ -162,6 +163,8 @@ def source_span(text: str, start: int, end: int) -> tuple[int, int]:
     attached = _ATTACHED_RE.match(text, end)
     if attached and _is_descriptor(attached.group(1).lower()):
         hi = attached.end()
+        while (more := _FOLLOWING_WORD_RE.match(text, hi)) and _is_descriptor(more.group(1).lower()):
+            hi = more.end()  # "Secretome-hypoxia MSC"
     link = lx.SOURCE_LINK_RE.match(text[hi : hi + 300])
     if link:
         hi = hi + link.end() + len(clause_after(text, hi + link.end(), 70))
@@ -228,7 +231,19 @@ def _administration_named(record: Mapping[str, Any], early: Sequence[Segment]) -
         return False  # (a registered study type outweighs the word "observational" in a summary)
     if any(lx.TESTED_PRODUCT_RE.search(text) for text in texts):
         return True
-    return any(lx.ADMINISTRATION_RE.search(sentence) for sentence in _vesicle_sentences(texts))
+    return any(_says_given(sentence) for sentence in _vesicle_sentences(texts))
+
+
+def _says_given(sentence: str) -> bool:
+    """An administration cue in a sentence naming vesicles. "Treated with" and "receive" count only when what
+    follows them names a product: "Extracellular Vesicles in Kidney Disease Treated With Dapagliflozin" gives a
+    drug, "patients will be treated with exosome eye drops" gives the vesicles."""
+    for cue in lx.ADMINISTRATION_RE.finditer(sentence):
+        if not lx.OBJECT_CUE_RE.match(cue.group()):
+            return True
+        if lx.PRODUCT_WORD_RE.search(clause_after(sentence, cue.end(), 60)):
+            return True
+    return False
 
 
 def _vesicle_sentences(texts: Sequence[str]) -> list[str]:
