@@ -1,8 +1,9 @@
 """Score the trial classifier on one blind holdout set (tests/eval/holdoutN).
 
 Prints per-field accuracy (product_class, cell_free, engineered, source, phase, cancer, cancer_types), the same on the
-non-ambiguous records only, the product_class confusion matrix and every disagreement with the classifier's evidence
-for that field.
+non-ambiguous records only, the same again accepting on an ambiguous record the `alternatives` its curator wrote down
+before the set was scored (field -> the other defensible values; sets from holdout10 on), the product_class confusion
+matrix and every disagreement with the classifier's evidence for that field.
 
 Run: .venv/bin/python bench/eval_holdout.py holdout3   (or holdout2, holdout4, ...)
 
@@ -125,9 +126,53 @@ def validate(labels: list[dict[str, Any]]) -> list[str]:
             problems.append(f"{where} empty rationale")
         if "ambiguous" in label and label["ambiguous"] is not True:
             problems.append(f"{where} ambiguous must be true or absent")
+        problems += [f"{where} {p}" for p in alternatives_problems(label)]
     for stem in sorted(record_files - seen):
         problems.append(f"{stem}: record file without a label")
     return problems
+
+
+ALLOWED = {
+    "product_class": CLASSES,
+    "cell_free": (True, False),
+    "engineered": (True, False),
+    "source": SOURCES,
+    "cancer": (True, False),
+}
+
+
+def alternatives_problems(label: Mapping[str, Any]) -> list[str]:
+    """`alternatives` (ambiguous records only): field -> the other values a careful curator could defend."""
+    alternatives = label.get("alternatives")
+    if alternatives is None:
+        return []
+    if not label.get("ambiguous"):
+        return ["alternatives given for a record not marked ambiguous"]
+    if not isinstance(alternatives, dict) or not alternatives:
+        return ["alternatives must be a non-empty object"]
+    problems = []
+    for field, values in alternatives.items():
+        if field not in ALLOWED:
+            problems.append(f"alternatives for {field!r}: only {sorted(ALLOWED)}")
+        elif not isinstance(values, list) or not values or any(
+            v not in ALLOWED[field] or type(v) is not type(ALLOWED[field][0]) for v in values
+        ):
+            problems.append(f"alternatives for {field}: {values!r} outside the vocabulary")
+    classes = [label.get("product_class"), *alternatives.get("product_class", [])]
+    free = {label.get("cell_free"), *alternatives.get("cell_free", [])}
+    if {c in ("extracellular_vesicle", "cell_free_secretome") for c in classes} != free:
+        problems.append("alternatives: cell_free values must follow the product_class values")
+    return problems
+
+
+def acceptable(field: str, label: Mapping[str, Any], predicted: Mapping[str, Any]) -> bool:
+    """The label's value, or on an ambiguous record one of the alternatives its curator wrote down. An alternative
+    cell_free value counts only with an acceptable product_class (cell_based is not made right by the cell_free of
+    an alternative `other`)."""
+    values = [label[field], *label.get("alternatives", {}).get(field, [])]
+    if field == "cell_free" and not acceptable("product_class", label, predicted):
+        values = [label[field]]
+    return any(norm(field, predicted[field]) == norm(field, v) for v in values)
 
 
 def norm(field: str, value: Any) -> Any:
@@ -193,6 +238,13 @@ def main() -> int:
     for field in FIELDS:
         right = sum(norm(field, pred[field]) == norm(field, lab[field]) for lab, _, pred in clear)
         print(f"  {field:<14} {right:>3}/{len(clear):<3} {right / len(clear):6.3f}")
+
+    with_alternatives = [r for r in results if r[0].get("alternatives")]
+    if with_alternatives:
+        print(f"accepting the alternatives the curator wrote down on {len(with_alternatives)} ambiguous records:")
+        for field in FIELDS:
+            right = sum(acceptable(field, lab, pred) for lab, _, pred in results)
+            print(f"  {field:<14} {right:>3}/{len(results):<3} {right / len(results):6.3f}")
 
     pairs = Counter((lab["product_class"], pred["product_class"]) for lab, _, pred in results)
     print("product_class confusion matrix (rows: label, columns: classifier):")
