@@ -1071,3 +1071,47 @@ def test_plant_nanovectors_carrying_a_microrna_are_engineered_plant_vesicles() -
 def test_text_only_records_given_or_measured_1_6(title: str, summary: str, product_class: str) -> None:
     c = classify_record(study(title=title, summary=summary, study_type=None))
     assert c.product_class == product_class, evidence_words(c, "product_class")
+
+
+# --- classifier 1.6.1: holdout10 misses (the records' own words) -------------------------------------------------
+def test_a_secretome_named_with_its_cells_after_a_spaced_dash_is_cell_free() -> None:
+    c = classify_record(
+        study(
+            title="Mesenchymal Stem Cell Secretome In Severe Cases of COVID-19",
+            interventions=((BIO, "Injection of secretome - mesenchymal stem cell", ""),),
+            arms=(("Secretome - mesenchymal stem cell group (n = 20)", "EXPERIMENTAL", ""),),
+        )
+    )
+    assert (c.product_class, c.cell_free) == ("cell_free_secretome", True), evidence_words(c, "product_class")
+
+
+def test_an_acellular_system_from_mscs_is_cell_free() -> None:
+    c = classify_record(
+        study(
+            title="Encapsulated Acellular System From Mesenchymal Stem Cells for Dental Pulp Regeneration",
+            interventions=((BIO, "Acellular system", ""),),
+        )
+    )
+    assert (c.product_class, c.cell_free) == ("cell_free_secretome", True), evidence_words(c, "product_class")
+
+
+def test_dendritic_cells_loaded_with_tumour_homogenate_are_engineered() -> None:
+    c = classify_record(
+        study(
+            title="A Phase II Study on Adjuvant Vaccination With Dendritic Cells Loaded With Autologous Tumor "
+            "Homogenate in Resected Stage IV Rare Cancers.",
+            interventions=(("", "Autologous DC vaccine", ""),),
+        )
+    )
+    assert (c.product_class, c.engineered) == ("cell_based", True), evidence_words(c, "engineered")
+
+
+def test_dental_pulp_regeneration_is_the_target_not_the_source() -> None:
+    c = classify_record(
+        study(
+            title="Encapsulated Mesenchymal Stem Cells for Dental Pulp Regeneration.",
+            description="The REP is based on the use of umbilical cord-derived mesenchymal stem cells encapsulated in "
+            "a plasma-derived biomaterial.",
+        )
+    )
+    assert (c.product_class, c.source) == ("cell_based", "msc_perinatal"), evidence_words(c, "source")

@@ -44,11 +44,15 @@ SECRETOME_TERM: Term = (
     re.compile(
         r"\b(?:(?:lyo)?secretomes?|secretom|conditioned (?:medium|media)|culture supernatants?|supernatants?|lysates?|"
         r"secretions? of|(?:cells?|cell[- ]derived|component)\s+extracts?|cell[- ]free (?:[\w-]+ )?extracts?|"
+        r"acellular (?:[\w-]+ )?(?:system|product|preparation|fraction|formulation|derivative)s?|"
         r"paracrine factors|trophic factors?|secreted factors|pleiotropic factors?|stem[- ]cell growth factors?|"
         r"(?:stem[- ]cells?|cells?|mscs?)[- ]derived (?:growth )?factors|"
         r"factors? (?:derived|secreted|released|produced|isolated|obtained) (?:from|by))\b"
     ),
-    needles("secret", "conditioned", "supernat", "lysat", "extract", "paracrine", "trophic", "pleiotrop", "factor"),
+    needles(
+        "secret", "conditioned", "supernat", "lysat", "extract", "paracrine", "trophic", "pleiotrop", "factor",
+        "acellular",
+    ),
     re.compile(r"(?<![A-Za-z0-9])CM(?![A-Za-z0-9])"),
     needles("CM"),
 )
@@ -210,7 +214,8 @@ SRC_PERINATAL_RE = re.compile(
     r"|\b(?:h?UC-?MSCs?|hUCMSC\w*|UCMSCs?|UMSCs?|WJ-?MSCs?|UC(?=-|\s*MSC))"
 )
 SRC_ADULT_RE = re.compile(
-    r"(?i:\b(?:bone[- ]marrow|adipose|lipoaspirate|dental pulp|synovi\w+|periodontal ligament)\b)"
+    r"(?i:\b(?:bone[- ]marrow|adipose|lipoaspirate|dental pulp(?![- ](?:regenerat|revasculari|necrosis))|synovi\w+|"
+    r"periodontal ligament)\b)"
     r"|\b(?:[A-Za-z]+-)?(?:BM-?MSCs?|AD-?MSCs?|ad-?MSCs?|ADSCs?|ASCs?)\b"
 )
 SRC_BLOOD_RE = re.compile(  # (an "exosome serum" or "growth factor serum" is a skin-care formulation, not blood)
@@ -238,7 +243,7 @@ ENGINEERED_RE = re.compile(
     r"(?i:\b(?:engineered|genetically (?:modified|engineered)|transduced|transfected|over-?express\w*|"
     r"iexosomes?|antisense|(?:drug|antigen|peptide|sirna|mirna|chemotherapy|tumou?r antigen)[- ]loaded|"
     r"(?:lysate|antigen|peptide|mrna|rna)[- ](?:pulsed|primed|loaded|transfected)|\w+-pulsed|"
-    r"(?:pulsed|primed|loaded) with (?:[\w-]+ ){0,2}(?:exosomes?|lysates?|antigens?|peptides?)|"
+    r"(?:pulsed|primed|loaded) with (?:[\w-]+ ){0,2}(?:exosomes?|lysates?|homogenates?|antigens?|peptides?)|"
     r"(?:m|si|mi|sh)rna[- ](?:[\w-]+[- ])?(?:exosomes?|evs?|extracellular vesicles?|nano\w+|delivery)|"
     r"gene therap(?:y|ies))\b)"
     r"|\b(?i:expressing)\s+[A-Z][A-Z0-9-]{1,}"
@@ -250,7 +255,7 @@ ENGINEERED_NEEDLES = needles(
 CARGO = (
     r"(?:methotrexate|MTX|curcumin|paclitaxel|doxorubicin|gemcitabine|siRNAs?|miRNAs?|miR-?\d+\w*|mRNAs?|antisense|"
     r"ASOs?|"
-    r"STING|agonists?|antigens?|peptides?|chemotherap\w*|drugs?|tumou?r lysate|lysates?|IL-12|"
+    r"STING|agonists?|antigens?|peptides?|chemotherap\w*|drugs?|tumou?r lysate|lysates?|homogenates?|IL-12|"
     r"(?:apoptotic |irradiated |brain |autologous )*tumou?r (?:stem )?cells?)"
 )
 CARGO_AFTER_RE = re.compile(

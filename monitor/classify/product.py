@@ -41,7 +41,7 @@ _KIND_PRIORITY = (CELLS, EV, SECRETOME, BLOOD)
 _CELL_FREE_CLASSES = frozenset({_CLASS_OF_KIND[EV], _CLASS_OF_KIND[SECRETOME]})
 _TOKEN_RE = re.compile(r"\S+\s*$|\S+\s+")
 _SENTENCE_RE = re.compile(r"(?<=[.!?])\s+|\n+")
-_ATTACHED_RE = re.compile(r"-([A-Za-z][\w-]*)")  # "Secretome-MSCs", "Exosome-MSC": the source follows the product
+_ATTACHED_RE = re.compile(r" ?- ?([A-Za-z][\w-]*)")  # "Secretome-MSCs", "Exosome-MSC": the source follows the product
 _FOLLOWING_WORD_RE = re.compile(r"\s+([A-Za-z][\w'’-]*)")
 
 
