@@ -45,13 +45,14 @@ SECRETOME_TERM: Term = (
         r"\b(?:(?:lyo)?secretomes?|secretom|conditioned (?:medium|media)|culture supernatants?|supernatants?|lysates?|"
         r"secretions? of|(?:cells?|cell[- ]derived|component)\s+extracts?|cell[- ]free (?:[\w-]+ )?extracts?|"
         r"acellular (?:[\w-]+ )?(?:system|product|preparation|fraction|formulation|derivative)s?|"
+        r"(?:cell )?culture[- ]derived (?:[\w-]+ ){0,2}(?:molecules|factors|proteins)|"
         r"paracrine factors|trophic factors?|secreted factors|pleiotropic factors?|stem[- ]cell growth factors?|"
         r"(?:stem[- ]cells?|cells?|mscs?)[- ]derived (?:growth )?factors|"
         r"factors? (?:derived|secreted|released|produced|isolated|obtained) (?:from|by))\b"
     ),
     needles(
         "secret", "conditioned", "supernat", "lysat", "extract", "paracrine", "trophic", "pleiotrop", "factor",
-        "acellular",
+        "acellular", "culture",
     ),
     re.compile(r"(?<![A-Za-z0-9])CM(?![A-Za-z0-9])"),
     needles("CM"),
@@ -174,19 +175,26 @@ ADMINISTRATION_RE = re.compile(
     r"intra-?(?:nasal|articular|dermal|vitreal|thecal|tumou?ral|muscular|ovarian|cavernous|venous|lesional)\w*|"
     r"topical\w*|eye ?drops?|drops|sprays?|gel|cream|ointment|mouthwash|dressings?|doses?|dosing|dosage|"
     r"treat(?:ed|ing|ment)? (?:with|of|for)|to treat|in treating|therapy|therapeutic|applied|"
-    r"application|transplant\w*|supplement\w*|given|receive[sd]?|first[- ]in[- ]human|open[- ]label|placebo|"
+    r"application|transplant\w*|supplement\w*|given|receive[sd]?|receiving|first[- ]in[- ]human|open[- ]label|placebo|"
     r"for (?!(?:the |an? )?(?:diagnos|detect|predict|prognos|screen|monitor|assess|evaluat|early|identif|analy))"
     r")\b",
     _I,
 )
 # cues that name what is given after them: "treated with dapagliflozin" gives a drug, not the vesicles of the sentence
-OBJECT_CUE_RE = re.compile(r"^(?:treat(?:ed|ing|ment)? with|receive[sd]?)$", _I)
+OBJECT_CUE_RE = re.compile(r"^(?:treat(?:ed|ing|ment)? with|receive[sd]?|receiving)$", _I)
 # "the Safety and Efficacy of Exosomes Derived from ...", "Use of Exosomes in ...": the vesicles are what is tested
 TESTED_PRODUCT_RE = re.compile(
-    r"\b(?:safety|efficacy|tolerability|feasibility|use)(?:\s+(?:and|&)\s+(?:the\s+)?(?:safety|efficacy|"
-    r"tolerability|feasibility))?(?:\s+evaluation)?\s+of\s+(?:[\w'()-]+\s+){0,6}?"
-    r"(?:\S*exos\w*|\S*exosom\w*|extracellular vesic\w*|\w*vesicles?|secretom\w*|conditioned med\w*|s?EVs?)\b",
+    r"\b(?:safety|efficacy|tolerability|feasibility|use|therapeutic effects?)(?:\s+(?:and|&)\s+(?:the\s+)?(?:safety|"
+    r"efficacy|tolerability|feasibility))?(?:\s+evaluation)?\s+of\s+(?:[\w'()+&/-]+\s+){0,6}?"
+    r"(?:\S*exos\w*|\S*-exo|\S*exosom\w*|extracellular vesic\w*|\w*vesicles?|secretom\w*|conditioned med\w*|"
+    r"s?EVs?)\b",
     _I,
+)
+# producing cells that make a vesicle or secretome a manufactured product: nobody measures "MSC EVs" in patients,
+# while plasma, platelet, tumour, endothelial or placental vesicles are often only measured
+MANUFACTURED_SOURCE_RE = re.compile(
+    r"(?i:\b(?:mesenchymal|stromal|stem[- ]cells?|dendritic|(?:induced )?pluripotent|plants?|grapes?|grapefruits?|"
+    r"ginger|fruits?|edible|lemons?|broccoli)\b)|\b(?:[A-Za-z]*-)?(?:h?MSCs?|MSC\w*|i?PSCs?|DCs?|ADSCs?|ASCs?)\b"
 )
 # words saying the study only observes: they outweigh the loose cues above ("for", "using")
 OBSERVATIONAL_RE = re.compile(r"\b(?:observational|retrospective|case[- ]control|cohort study|registry)\b", _I)

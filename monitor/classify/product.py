@@ -188,6 +188,9 @@ def decide_product(record: Mapping[str, Any], segments: Sequence[Segment]) -> Pr
     early = [s for s in segments if s.tier <= TIER_SUMMARY]
     mentions = find_mentions(early)
     if design is not None and design.field == "designModule.studyType":
+        tested = _tested_products(mentions)
+        if tested:  # "evaluate the therapeutic effect of MSC-Exo", registered as observational
+            return _decided(tested, mentions)
         mentions += find_mentions([s for s in segments if s.tier > TIER_SUMMARY])
         return _biomarker_or_other(mentions, (design,))
     if design is not None:
@@ -210,10 +213,49 @@ def decide_product(record: Mapping[str, Any], segments: Sequence[Segment]) -> Pr
         return _biomarker_or_other(mentions, ())
     decision = _decided(admin, mentions)
     from_text_only = admin[0].seg.tier > TIER_INTERVENTION  # titles or summary, not the interventions, name it
-    if decision.product_class in _CELL_FREE_CLASSES and from_text_only and not _administration_named(record, early):
+    if (
+        decision.product_class in _CELL_FREE_CLASSES
+        and from_text_only
+        and not _manufactured(decision.deciding)
+        and not _administration_named(record, early)
+    ):
         note = Evidence("record", "vesicles named, nothing said to be given (no intervention, dose or route)")
         return _biomarker_or_other([m for m in mentions if m.kind != REMOVED], (note,))
     return decision
+
+
+def _manufactured(mentions: Sequence[Mention]) -> bool:
+    """Vesicles or secretome named with the cells or plants that make them ("MSC EVs", "dendritic cell-derived
+    exosomes", "grape exosomes"): a product, not something measured in patients."""
+    for m in mentions:
+        if m.kind in (EV, SECRETOME):
+            lo, hi = source_span(m.seg.text, m.start, m.end)
+            if lx.MANUFACTURED_SOURCE_RE.search(m.seg.text[lo:hi]):
+                return True
+    return False
+
+
+def _tested_products(mentions: Sequence[Mention]) -> list[Mention]:
+    """Manufactured vesicles or secretome that a sentence says are tested ("the efficacy of MSC-Exo", "the
+    therapeutic effect of MSC-Exo"): given, whatever the registered design."""
+    tested = []
+    for m in mentions:
+        if m.kind in (EV, SECRETOME) and _manufactured([m]):
+            sentence = _sentence_at(m.seg.text, m.start)
+            if any(t.start() <= m.start - sentence[0] < t.end() for t in lx.TESTED_PRODUCT_RE.finditer(sentence[1])):
+                tested.append(m)
+    return tested
+
+
+def _sentence_at(text: str, position: int) -> tuple[int, str]:
+    """(start, text) of the sentence holding ``position``."""
+    start = 0
+    for found in _SENTENCE_RE.finditer(text):
+        if found.start() >= position:
+            break
+        start = found.end()
+    end = _SENTENCE_RE.search(text, position)
+    return start, text[start : end.start() if end else len(text)]
 
 
 def _administration_named(record: Mapping[str, Any], early: Sequence[Segment]) -> bool:
