@@ -1203,3 +1203,65 @@ def test_manufactured_products_1_6_2(record: dict[str, Any], product_class: str)
 def test_vesicles_without_a_manufactured_source_or_a_tested_product_stay_measured(record: dict[str, Any]) -> None:
     c = classify_record(record)
     assert c.product_class == "biomarker", evidence_words(c, "product_class")
+
+
+# --- classifier 1.6.3: holdout15 and holdout16 misses (the records' own words) ------------------------------------
+def test_cells_glued_to_a_prefix_and_followed_by_derived_vesicles_make_the_product() -> None:
+    c = classify_record(study(title="BM-MSC sEVs in Knee Osteoarthritis",
+                              interventions=((BIO, "GMP compliant-BM-MSC derived sEVs", ""),)))
+    assert (c.product_class, c.source) == ("extracellular_vesicle", "msc_adult"), evidence_words(c, "product_class")
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        pytest.param(
+            study(
+                title="The Influence of High and Low Salt on Exosomes in the Urine",
+                summary="The hypothesis is that changes in the epithelial sodium channel (ENaC) in the kidney is "
+                "reflected in urinary exosomes and that the amount of ENaC as well as the cleavage degree is "
+                "upregulated in conditions with low salt.",
+                interventions=(("DIETARY_SUPPLEMENT", "High salt diet followed by low salt diet", ""),),
+                purpose="BASIC_SCIENCE",
+            ),
+            id="a-salt-diet-and-exosomes-in-the-urine",
+        ),
+        pytest.param(
+            study(
+                title="Effects of Fish Oil-derived N-3 Polyunsaturated Fatty Acids on the Generation and Functional "
+                "Activities of Extracellular Vesicles",
+                summary="High numbers of EVs in the blood have been associated with a higher risk of CVDs.",
+                interventions=(("DIETARY_SUPPLEMENT", "Fish oil capsules", ""),),
+            ),
+            id="fish-oil-and-the-generation-of-evs",
+        ),
+    ],
+)
+def test_a_typed_supplement_does_not_give_the_vesicles_the_titles_measure(record: dict[str, Any]) -> None:
+    c = classify_record(record)
+    assert (c.product_class, c.cell_free) == ("biomarker", False), evidence_words(c, "product_class")
+
+
+def test_a_typed_supplement_still_gives_vesicles_nobody_measures() -> None:
+    c = classify_record(
+        study(
+            title="Exosomes for Wound Healing",
+            summary="Exosome levels in wound fluid will be measured.",
+            interventions=(("BIOLOGICAL", "XYZ-101", ""),),
+        )
+    )
+    assert c.product_class == "extracellular_vesicle", evidence_words(c, "product_class")
+
+
+def test_an_nk_cell_product_is_cells_given() -> None:
+    c = classify_record(
+        study(
+            title="FT500 as Monotherapy and in Combination With Immune Checkpoint Inhibitors in Subjects With Advanced "
+            "Solid Tumors",
+            summary="FT500 is an off-the-shelf, iPSC-derived NK cell product that can bridge innate and adaptive "
+            "immunity.",
+            interventions=((DRUG, "FT500", "FT500 is an allogeneic, iPSC-derived Natural Killer (NK) cell cancer "
+                            "immunotherapy"),),
+        )
+    )
+    assert (c.product_class, c.cancer) == ("cell_based", True), evidence_words(c, "product_class")

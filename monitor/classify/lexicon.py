@@ -61,7 +61,7 @@ CELL_TERM: Term = (
     re.compile(
         r"\b(?:(?:mesenchymal|stromal)\s+(?:stem\s+|stromal\s+|progenitor\s+)?cells?|mesenchymal cell therapy|"
         r"stem[- ]cells?(?![- ](?:transplant|free|derived|factor|growth factor|mobili[sz]\w*))|"
-        r"cell therapy|cell[- ]based therap\w*|cell suspension|"
+        r"cell therapy|cell[- ]based therap\w*|cell suspension|cell products?|cell (?:[\w-]+ ){0,2}immunotherap\w*|"
         r"stromal vascular fraction|dendritic cells?(?:\s+(?:vaccin\w*|therapy|immunotherapy))?|"
         r"(?:autologous|allogeneic|allogenic|patient's own)\s+(?:[\w-]+\s+){0,2}cells?|"
         r"transplant(?:ation|ed|ing)? of\s+(?!(?:[\w-]+\s+){0,3}?(?:ha?ematopoietic|blood|hsc))(?:[\w-]+\s+){0,5}?"
@@ -73,6 +73,8 @@ CELL_TERM: Term = (
 )
 # a cell word alone, read in intervention names only ("stem cell factor" is a cytokine)
 WEAK_CELL_TERM: Term = (re.compile(r"\bcells?\b(?![- ](?:free|factor))"), needles("cell"), None, None)
+# "BM-MSC derived sEVs", "stem cells-derived small extracellular vesicles": cells named as what makes the product
+MAKES_PRODUCT_AFTER_RE = re.compile(r"[\s-]*(?:derived|secreted|released|produced|generated)\b", _I)
 NOT_ADMINISTERED_CELL_RE = re.compile(r"\b(?:blood|red|white|cancer|tumou?r|donor|target)\s+$", _I)
 BLOOD_PRODUCT_TERM: Term = (
     re.compile(
@@ -119,7 +121,9 @@ MEASURE_BEFORE_RE = re.compile(
     r"biomarkers? of|sequenc\w*|(?:elevations?|increases?|decreases?|reductions?|rises?) (?:of|in)|"
     r"quantit(?:y|ies) of|numbers? of|amounts? of|affecting|changes? (?:of|in)|alter\w*|release[sd]?|"
     r"secrete[sd]?|shed|isolat\w* (?:from )?(?:the )?"
-    r"(?:plasma|serum|blood|urine)|(?:effects?|impact|influence) (?:of (?:[\w-]+ ){1,3})?on)\b|"
+    r"(?:plasma|serum|blood|urine)|(?:effects?|impact|influence) (?:of (?:[\w-]+ ){1,5})?on|"
+    r"(?:generation|biogenesis|composition|content|characteri[sz]ation|functional activit(?:y|ies)|kinetics|"
+    r"dynamics|uptake) of)\b|"
     r"\b(?:cytokines?|chemokines?|markers?|biomarkers?|proteins?)\s*(?:,|and|or)\s+$)",
     _I,
 )
@@ -129,6 +133,8 @@ FLUID_BEFORE_RE = re.compile(r"\b(?:serum|plasma|urine|urinary|blood|salivary|tu
 # "Exosome-depleted plasma", "EV-free medium": the vesicles are taken out, not given
 DEPLETED_AFTER_RE = re.compile(r"[- ]?(?:depleted|free|removed|deprived)\b", _I)
 MEASURE_AFTER_RE = re.compile(
+    r"^\s+(?:in|within) (?:the )?(?:patients'? |subjects'? |participants'? )?(?:urine|plasma|serum|blood(?:stream)?|"
+    r"saliva|cerebrospinal fluid|CSF|bile|tears|semen|breast milk|ascites|pleural fluid|circulation)\b|"
     r"^[\s\w()/,-]{0,30}?\b(?:levels?|profil\w*|biomarkers?|markers?|\w*signatures?|concentrations?|kinetics|"
     r"counts?|RNAs?|miRNAs?|microRNAs?|lncRNAs?|proteins?|PD-L1|cargo|detect\w*|diagnos\w*|prognos\w*|assay|captured|"
     r"test|isolation|liquid biopsy|(?:released|secreted|shed) (?:by|from) (?:\w+\s+){0,2}(?:cancer|tumou?r)|"

@@ -119,10 +119,21 @@ def _cell_mentions(seg: Segment, masked: list[tuple[int, int]]) -> list[Mention]
         spans += [(lo, hi, True) for lo, hi in term_spans(lx.WEAK_CELL_TERM, text, low)]
     for lo, hi, weak in spans:
         covered = any(m_lo <= lo < m_hi for m_lo, m_hi in masked) or any(c.start <= lo < c.end for c in found)
+        covered = covered or _makes_product(text, hi)
         background = weak and lx.NOT_ADMINISTERED_CELL_RE.search(text[:lo])
         if not covered and not background and not is_negated(text, lo):
             found.append(Mention(CELLS, seg, lo, hi))
     return found
+
+
+def _makes_product(text: str, end: int) -> bool:
+    """Cells followed by "derived" and, within a few words, a vesicle or secretome word: they make the product."""
+    made = lx.MAKES_PRODUCT_AFTER_RE.match(text, end)
+    if made is None:
+        return False
+    window = clause_after(text, made.end(), 50)
+    low = window.lower()
+    return bool(term_spans(lx.EV_TERM, window, low) or term_spans(lx.SECRETOME_TERM, window, low))
 
 
 def _classified(kind: str, seg: Segment, start: int, end: int) -> list[Mention]:
@@ -213,11 +224,12 @@ def decide_product(record: Mapping[str, Any], segments: Sequence[Segment]) -> Pr
         return _biomarker_or_other(mentions, ())
     decision = _decided(admin, mentions)
     from_text_only = admin[0].seg.tier > TIER_INTERVENTION  # titles or summary, not the interventions, name it
+    measured = any(m.kind == MEASURED and m.seg.tier <= TIER_SUMMARY for m in mentions)
     if (
         decision.product_class in _CELL_FREE_CLASSES
         and from_text_only
         and not _manufactured(decision.deciding)
-        and not _administration_named(record, early)
+        and not _administration_named(record, early, measured=measured)
     ):
         note = Evidence("record", "vesicles named, nothing said to be given (no intervention, dose or route)")
         return _biomarker_or_other([m for m in mentions if m.kind != REMOVED], (note,))
@@ -258,15 +270,15 @@ def _sentence_at(text: str, position: int) -> tuple[int, str]:
     return start, text[start : end.start() if end else len(text)]
 
 
-def _administration_named(record: Mapping[str, Any], early: Sequence[Segment]) -> bool:
+def _administration_named(record: Mapping[str, Any], early: Sequence[Segment], *, measured: bool = False) -> bool:
     """Does the record say that something is given: a biological intervention, a route, a dose, a treatment?
 
     Asked only when titles or the summary, not the interventions, name the vesicles: "Extracellular Vesicles in
     Breast Cancer Patients Undergoing Neoadjuvant Chemotherapy" with a summary about measuring them gives nothing.
     """
     interventions = [as_mapping(i) for i in as_list(module(record, "armsInterventionsModule").get("interventions"))]
-    if any(as_text(i.get("type")) in lx.ADMINISTERED_TYPES for i in interventions):
-        return True
+    if not measured and any(as_text(i.get("type")) in lx.ADMINISTERED_TYPES for i in interventions):
+        return True  # (a typed "Dietary Supplement: salt diet" next to "exosomes in the urine" gives no vesicles)
     texts = [seg.text for seg in early if not seg.control]
     registered_interventional = as_text(module(record, "designModule").get("studyType")) == "INTERVENTIONAL"
     if not registered_interventional and any(lx.OBSERVATIONAL_RE.search(text) for text in texts):
