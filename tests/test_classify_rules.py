@@ -1265,3 +1265,65 @@ def test_an_nk_cell_product_is_cells_given() -> None:
         )
     )
     assert (c.product_class, c.cancer) == ("cell_based", True), evidence_words(c, "product_class")
+
+
+# --- classifier 1.6.4: holdout17 and holdout18 misses (the records' own words) ------------------------------------
+@pytest.mark.parametrize(
+    "title",
+    [
+        pytest.param("Allogeneic tumor lysate (Pheralys) loaded autologous DCs (MesoPher) will be re-injected",
+                     id="lysate-parenthesis-loaded"),
+        pytest.param("A Phase II Pilot Study of Tumor-Loaded Dendritic Cells in Patients With Metastatic Renal Cell "
+                     "Carcinoma", id="tumor-loaded-dcs"),
+        pytest.param("Phase 2 Study of Autologous Tumor Lysate-pulsed DC-CIK Cell in Colorectal Cancer After Surgery",
+                     id="lysate-pulsed-dc-cik"),
+    ],
+)
+def test_dendritic_cells_loaded_with_tumour_are_engineered_cells_1_6_4(title: str) -> None:
+    c = classify_record(study(title=title))
+    assert (c.product_class, c.engineered, c.cancer) == ("cell_based", True, True), evidence_words(
+        c, "product_class"
+    ) + " / " + evidence_words(c, "engineered")
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        pytest.param(
+            study(
+                title="Effect of Bacterial Lysate on Nasal Carriage of Staphylococcus Aureus",
+                summary="Half of the participants received PMBL and the other half received a placebo.",
+                interventions=((DRUG, "Placebo", ""), (DRUG, "Ismigen", "")),
+            ),
+            id="a-lysate-named-in-the-title",
+        ),
+        pytest.param(
+            study(
+                title="A Study of Daily OM-85 in Young Children With Recurrent Wheezing",
+                keywords=("Bacterial lysate",),
+            ),
+            id="a-lysate-keyword",
+        ),
+    ],
+)
+def test_a_lysate_with_nothing_said_to_be_given_is_not_a_measured_secretome(record: dict[str, Any]) -> None:
+    c = classify_record(record)
+    assert c.product_class == "other", evidence_words(c, "product_class")
+
+
+def test_stem_cell_media_is_a_secretome() -> None:
+    c = classify_record(study(title="Regenerative Effects of Human Stem Cell Media After Laser Therapy in "
+                              "Hypertrophic Burn Scars", phases=("NA",)))
+    assert (c.product_class, c.cell_free) == ("cell_free_secretome", True), evidence_words(c, "product_class")
+
+
+def test_ectosomes_not_only_free_but_also_in_vesicles_are_measured() -> None:
+    c = classify_record(
+        study(
+            title="Ectosomes, New Biomarkers of Tau Pathology?",
+            summary="It is demonstrated in cell lines and animal models that Tau is secreted not only in free forms "
+            "but also in extracellular vesicles.",
+            study_type="OBSERVATIONAL",
+        )
+    )
+    assert c.product_class == "biomarker", evidence_words(c, "product_class")

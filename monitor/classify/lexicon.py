@@ -23,14 +23,14 @@ def needles(*words: str) -> re.Pattern[str]:
 
 EV_TERM: Term = (
     re.compile(
-        r"\b(?:i?exo(?:so)?somes?|exosome-like|exos|extracellular[- ]vesicles?|microvesicles?|micro-vesicles?|"
-        r"microparticles?|nano-?vesicles?|"
+        r"\b(?:i?exo(?:so)?somes?|exosome-like|exos|ectosomes?|extracellular[- ]vesicles?|microvesicles?|"
+        r"micro-vesicles?|microparticles?|nano-?vesicles?|"
         r"(?:grapefruit|grape|ginger|lemon|broccoli|plant|fruit|edible)[- ](?:derived )?nano-?(?:vectors?|particles?)|"
         r"apoptotic (?:extracellular )?vesicles?|apoptotic bodies|dexosomes?|exoflo|"
         r"zofin|exosting|exoil-?12|exoaso(?:-\w+)?)\b|"
         r"\bexo(?=[- ](?:cd\d|\d))|(?<=[a-z]-)exos?\b"
     ),
-    needles("exo", "vesic", "micropart", "nano", "zofin"),
+    needles("exo", "vesic", "micropart", "nano", "zofin", "ectosom"),
     re.compile(r"\b(?:s?EVs?|MPs|ATMPs)\b"),
     needles("EV", "MP"),
 )
@@ -46,6 +46,7 @@ SECRETOME_TERM: Term = (
         r"secretions? of|(?:cells?|cell[- ]derived|component)\s+extracts?|cell[- ]free (?:[\w-]+ )?extracts?|"
         r"acellular (?:[\w-]+ )?(?:system|product|preparation|fraction|formulation|derivative)s?|"
         r"(?:cell )?culture[- ]derived (?:[\w-]+ ){0,2}(?:molecules|factors|proteins)|"
+        r"stem[- ]cells? (?:culture )?media|"
         r"paracrine factors|trophic factors?|secreted factors|pleiotropic factors?|stem[- ]cell growth factors?|"
         r"(?:stem[- ]cells?|cells?|mscs?)[- ]derived (?:growth )?factors|"
         r"factors? (?:derived|secreted|released|produced|isolated|obtained) (?:from|by))\b"
@@ -62,14 +63,15 @@ CELL_TERM: Term = (
         r"\b(?:(?:mesenchymal|stromal)\s+(?:stem\s+|stromal\s+|progenitor\s+)?cells?|mesenchymal cell therapy|"
         r"stem[- ]cells?(?![- ](?:transplant|free|derived|factor|growth factor|mobili[sz]\w*))|"
         r"cell therapy|cell[- ]based therap\w*|cell suspension|cell products?|cell (?:[\w-]+ ){0,2}immunotherap\w*|"
+        r"killer cells?|"
         r"stromal vascular fraction|dendritic cells?(?:\s+(?:vaccin\w*|therapy|immunotherapy))?|"
         r"(?:autologous|allogeneic|allogenic|patient's own)\s+(?:[\w-]+\s+){0,2}cells?|"
         r"transplant(?:ation|ed|ing)? of\s+(?!(?:[\w-]+\s+){0,3}?(?:ha?ematopoietic|blood|hsc))(?:[\w-]+\s+){0,5}?"
         r"cells?)\b(?![- ]free)"
     ),
     needles("cell", "stromal"),
-    re.compile(r"\b(?:[A-Za-z]+-)?(?:h?UC-?|BM-?|AD-?|ad|WJ-?|U|UC|h)?MSCs?\b|\b(?:ADSCs?|ASCs|MSCTRAIL|DCs)\b"),
-    needles("MSC", "ASC", "DCs"),
+    re.compile(r"\b(?:[A-Za-z]+-)?(?:h?UC-?|BM-?|AD-?|ad|WJ-?|U|UC|h)?MSCs?\b|\b(?:ADSCs?|ASCs|MSCTRAIL|DCs|(?:DC-)?CIK)\b"),
+    needles("MSC", "ASC", "DCs", "CIK"),
 )
 # a cell word alone, read in intervention names only ("stem cell factor" is a cytokine)
 WEAK_CELL_TERM: Term = (re.compile(r"\bcells?\b(?![- ](?:free|factor))"), needles("cell"), None, None)
@@ -88,6 +90,7 @@ BLOOD_PRODUCT_TERM: Term = (
 )
 ANY_PRODUCT_LOWER = needles(  # every lower-case pre-check above, in one search
     "exo",
+    "ectosom",
     "vesic",
     "micropart",
     "nano",
@@ -141,6 +144,10 @@ MEASURE_AFTER_RE = re.compile(
     r"(?:will be|are|were|was|is|to be)\s+(?:measured|quantified|analy[sz]ed|detected|sequenced|profiled|counted))\b",
     _I,
 )
+# "tumor lysate-pulsed dendritic cells": the lysate is what the cells are loaded with
+ANTIGEN_AFTER_RE = re.compile(r"(?:\s*\([^()]{1,30}\))?[- ](?:pulsed|primed|loaded)\b", _I)
+# lysates and extracts named with nothing said to be given are not evidence that vesicles or a secretome are measured
+NOT_MEASURABLE_RE = re.compile(r"^(?:lysates?|.*extracts?)$", _I)
 ANTIGEN_BEFORE_RE = re.compile(r"\b(?:pulsed|primed|loaded|charged|with)\b[\s\w-]{0,25}$", _I)
 # "Hemopurifier to clear immunosuppressive exosomes": the vesicles are what a device or drug removes
 REMOVED_BEFORE_RE = re.compile(
@@ -256,7 +263,8 @@ FLUID_OTHER_RE = re.compile(  # fluids other than blood a biomarker study may me
 ENGINEERED_RE = re.compile(
     r"(?i:\b(?:engineered|genetically (?:modified|engineered)|transduced|transfected|over-?express\w*|"
     r"iexosomes?|antisense|(?:drug|antigen|peptide|sirna|mirna|chemotherapy|tumou?r antigen)[- ]loaded|"
-    r"(?:lysate|antigen|peptide|mrna|rna)[- ](?:pulsed|primed|loaded|transfected)|\w+-pulsed|"
+    r"(?:lysate|antigen|peptide|mrna|rna)(?:\s*\([^()]{1,30}\))?[- ](?:pulsed|primed|loaded|transfected)|\w+-pulsed|"
+    r"tumou?r[- ]loaded|"
     r"(?:pulsed|primed|loaded) with (?:[\w-]+ ){0,2}(?:exosomes?|lysates?|homogenates?|antigens?|peptides?)|"
     r"(?:m|si|mi|sh)rna[- ](?:[\w-]+[- ])?(?:exosomes?|evs?|extracellular vesicles?|nano\w+|delivery)|"
     r"gene therap(?:y|ies))\b)"

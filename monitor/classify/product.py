@@ -140,7 +140,9 @@ def _classified(kind: str, seg: Segment, start: int, end: int) -> list[Mention]:
     text = seg.text
     if is_negated(text, start) or lx.DEPLETED_AFTER_RE.match(text, end):
         return []
-    if kind == SECRETOME and lx.ANTIGEN_BEFORE_RE.search(clause_before(text, start, 40)):
+    if kind == SECRETOME and (
+        lx.ANTIGEN_BEFORE_RE.search(clause_before(text, start, 40)) or lx.ANTIGEN_AFTER_RE.match(text, end)
+    ):
         return []  # "dendritic cells pulsed with tumor lysate": the lysate is the antigen, not the product
     if kind == EV and lx.REMOVED_BEFORE_RE.search(clause_before(text, start, 60)):
         return [Mention(REMOVED, seg, start, end)]  # (before "measured": "removes circulating exosomes")
@@ -365,7 +367,13 @@ def _decided(at_tier: list[Mention], mentions: list[Mention]) -> ProductDecision
 
 
 def _biomarker_or_other(mentions: list[Mention], design: tuple[Evidence, ...]) -> ProductDecision:
-    measured = [m for m in mentions if m.kind in (MEASURED, EV, SECRETOME) or (design and m.kind == REMOVED)]
+    measured = [
+        m
+        for m in mentions
+        if m.kind in (MEASURED, EV)
+        or (m.kind == SECRETOME and not lx.NOT_MEASURABLE_RE.match(m.seg.text[m.start : m.end]))
+        or (design and m.kind == REMOVED)
+    ]
     if measured:
         evidence = design + _unique_evidence(measured)
         return ProductDecision("biomarker", evidence[:4], tuple(m.seg for m in measured), tuple(mentions))

@@ -153,7 +153,10 @@ def is_negated(text: str, start: int) -> bool:
         words.append(token)
     words.reverse()
     pairs = zip(words, words[1:], strict=False)
-    return any(w in _NEGATION_WORDS for w in words) or any(pair in _NEGATION_PAIRS for pair in pairs)
+    not_only = {i for i, pair in enumerate(zip(words, words[1:], strict=False)) if pair == ("not", "only")}
+    return any(w in _NEGATION_WORDS and i not in not_only for i, w in enumerate(words)) or any(
+        pair in _NEGATION_PAIRS for pair in pairs
+    )  # ("not only in free forms but also in extracellular vesicles" names them)
 
 
 def snippet(text: str, start: int, end: int, pad: int = 30) -> str:
