@@ -1327,3 +1327,76 @@ def test_ectosomes_not_only_free_but_also_in_vesicles_are_measured() -> None:
         )
     )
     assert c.product_class == "biomarker", evidence_words(c, "product_class")
+
+
+# --- classifier 1.6.5: how registrations name products (written from the registry's naming habits, no set) ----
+PRODUCT_NAMES = [
+    ('MSC-derived-exosomes', 'extracellular_vesicle'),
+    ('MSCs derived exosomes', 'extracellular_vesicle'),
+    ('MSC exosome', 'extracellular_vesicle'),
+    ('Exosome (MSC-derived)', 'extracellular_vesicle'),
+    ('Exosomes (derived from UC-MSCs)', 'extracellular_vesicle'),
+    ('EVs/exosomes from MSCs', 'extracellular_vesicle'),
+    ('hucMSC-Exos', 'extracellular_vesicle'),
+    ('hUCMSC-EVs', 'extracellular_vesicle'),
+    ('HUCMSC-sEV', 'extracellular_vesicle'),
+    ('ADMSC-Exo', 'extracellular_vesicle'),
+    ('BMMSC-EV', 'extracellular_vesicle'),
+    ('WJ-MSC-EV', 'extracellular_vesicle'),
+    ('MenSC-Exos', 'extracellular_vesicle'),
+    ('AFSC-EVs', 'extracellular_vesicle'),
+    ('MSC-sEVs', 'extracellular_vesicle'),
+    ('Exo-MSC', 'extracellular_vesicle'),
+    ('Exosome eye drops (0.5 ml) derived from umbilical cord MSCs', 'extracellular_vesicle'),
+    ('Lyophilized exosomes derived from placental MSCs', 'extracellular_vesicle'),
+    ('small extracellular vesicles (sEVs) of MSC origin', 'extracellular_vesicle'),
+    ('Mesenchymal stem cell exosomes', 'extracellular_vesicle'),
+    ('Stem cell-derived exosome injection', 'extracellular_vesicle'),
+    ('MSC-derived EV (MSC-EV) infusion', 'extracellular_vesicle'),
+    ('Exosomes secreted by MSCs', 'extracellular_vesicle'),
+    ('EV derived from menstrual blood stem cells', 'extracellular_vesicle'),
+    ('UC-MSC-derived small EVs', 'extracellular_vesicle'),
+    ('exosomes isolated from umbilical cord MSC culture', 'extracellular_vesicle'),
+    ('MSC EV nasal spray', 'extracellular_vesicle'),
+    ('Human umbilical cord mesenchymal stem cell-derived exosome (hUC-MSC-Exo)', 'extracellular_vesicle'),
+    ('Adipose-derived stem cell exosomes (ASC-Exos)', 'extracellular_vesicle'),
+    ('iPSC-derived EVs', 'extracellular_vesicle'),
+    ('Platelet-derived exosomes', 'extracellular_vesicle'),
+    ('Red blood cell-derived extracellular vesicles loaded with doxorubicin', 'extracellular_vesicle'),
+    ('Exosome-enriched fraction of MSC secretome', 'extracellular_vesicle'),
+    ('SHED-CM', 'cell_free_secretome'),
+    ('DPSC-CM', 'cell_free_secretome'),
+    ('hAEC-CM', 'cell_free_secretome'),
+    ('Conditioned medium of dental pulp stem cells', 'cell_free_secretome'),
+    ('MSC-conditioned media', 'cell_free_secretome'),
+    ('Secretome of umbilical cord MSCs', 'cell_free_secretome'),
+    ('Secretome derived from hypoxic MSCs', 'cell_free_secretome'),
+    ('Umbilical cord MSC secretome', 'cell_free_secretome'),
+    ('UC-MSC CM', 'cell_free_secretome'),
+    ('ASC secretome gel', 'cell_free_secretome'),
+    ('Amniotic epithelial cell conditioned medium', 'cell_free_secretome'),
+    ('Stem cell-conditioned medium serum', 'cell_free_secretome'),
+    ('Lyophilized MSC secretome', 'cell_free_secretome'),
+    ('MSC culture supernatant', 'cell_free_secretome'),
+    ('Cell-free secretome of adipose stem cells', 'cell_free_secretome'),
+    ('Hypoxia-preconditioned MSC secretome', 'cell_free_secretome'),
+    ('Umbilical cord MSCs', 'cell_based'),
+    ('MSC infusion', 'cell_based'),
+    ('Autologous bone marrow MSCs', 'cell_based'),
+    ('Adipose-derived stromal cells', 'cell_based'),
+    ("Wharton's jelly MSCs", 'cell_based'),
+    ('Allogeneic MSCs (Remestemcel-L)', 'cell_based'),
+    ('Dendritic cell vaccine', 'cell_based'),
+    ('Autologous SVF', 'cell_based'),
+    ('hUC-MSC', 'cell_based'),
+    ('MenSCs', 'cell_based'),
+    ('ADSCs injection', 'cell_based'),
+    ('Bone marrow mononuclear cells', 'cell_based'),
+    ('Mesenchymal stem cells and their exosomes', 'cell_based'),
+]
+
+
+@pytest.mark.parametrize(("name", "product_class"), PRODUCT_NAMES, ids=[n for n, _ in PRODUCT_NAMES])
+def test_a_biological_named_like_this_is_classed_so(name: str, product_class: str) -> None:
+    c = classify_record(study(title="A Trial in Knee Osteoarthritis", interventions=((BIO, name, ""),)))
+    assert c.product_class == product_class, evidence_words(c, "product_class")

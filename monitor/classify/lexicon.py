@@ -28,7 +28,7 @@ EV_TERM: Term = (
         r"(?:grapefruit|grape|ginger|lemon|broccoli|plant|fruit|edible)[- ](?:derived )?nano-?(?:vectors?|particles?)|"
         r"apoptotic (?:extracellular )?vesicles?|apoptotic bodies|dexosomes?|exoflo|"
         r"zofin|exosting|exoil-?12|exoaso(?:-\w+)?)\b|"
-        r"\bexo(?=[- ](?:cd\d|\d))|(?<=[a-z]-)exos?\b"
+        r"\bexo(?=[- ](?:cd\d|\d))|(?<=[a-z]-)exos?\b|\bexos?(?=-(?:[a-z]+-)?(?:mscs?|adscs?|ipscs?)\b)"
     ),
     needles("exo", "vesic", "micropart", "nano", "zofin", "ectosom"),
     re.compile(r"\b(?:s?EVs?|MPs|ATMPs)\b"),
@@ -70,8 +70,11 @@ CELL_TERM: Term = (
         r"cells?)\b(?![- ]free)"
     ),
     needles("cell", "stromal"),
-    re.compile(r"\b(?:[A-Za-z]+-)?(?:h?UC-?|BM-?|AD-?|ad|WJ-?|U|UC|h)?MSCs?\b|\b(?:ADSCs?|ASCs|MSCTRAIL|DCs|(?:DC-)?CIK)\b"),
-    needles("MSC", "ASC", "DCs", "CIK"),
+    re.compile(
+        r"\b(?:[A-Za-z]+-)?(?:h?UC-?|BM-?|AD-?|ad|WJ-?|U|UC|h)?MSCs?\b|"
+        r"\b(?:ADSCs?|ASCs|MSCTRAIL|DCs|(?:DC-)?CIK|SVF|MenSCs?|DPSCs?|SHEDs?)\b(?![- ](?:CM|EVs?|[Ee]xos?|sEVs?)\b)"
+    ),
+    needles("MSC", "ASC", "DSC", "DCs", "CIK", "SVF", "MenSC", "DPSC", "SHED"),
 )
 # a cell word alone, read in intervention names only ("stem cell factor" is a cytokine)
 WEAK_CELL_TERM: Term = (re.compile(r"\bcells?\b(?![- ](?:free|factor))"), needles("cell"), None, None)
@@ -110,7 +113,9 @@ ANY_PRODUCT_LOWER = needles(  # every lower-case pre-check above, in one search
     "serum",
     "platelet",
 )
-ANY_PRODUCT_UPPER = needles("EV", "MP", "CM", "MSC", "ASC", "DCs", "PRP", "PRF")
+ANY_PRODUCT_UPPER = needles(
+    "EV", "MP", "CM", "MSC", "ASC", "DSC", "DCs", "CIK", "SVF", "MenSC", "DPSC", "SHED", "PRP", "PRF"
+)
 PRODUCT_WORD_RE = re.compile(  # any product word, for short texts (intervention names, engineering clauses)
     "|".join(
         f"(?i:{t[0].pattern})" + (f"|{t[2].pattern}" if t[2] else "")
@@ -123,7 +128,7 @@ MEASURE_BEFORE_RE = re.compile(
     r"(?:\b(?:circulating|detect\w*|measur\w*|quantif\w*|profil\w*|analy[sz]\w* of|(?<!\dx )(?<!dose )levels? of|"
     r"biomarkers? of|sequenc\w*|(?:elevations?|increases?|decreases?|reductions?|rises?) (?:of|in)|"
     r"quantit(?:y|ies) of|numbers? of|amounts? of|affecting|changes? (?:of|in)|alter\w*|release[sd]?|"
-    r"secrete[sd]?|shed|isolat\w* (?:from )?(?:the )?"
+    r"secrete[sd]?|(?-i:shed)|isolat\w* (?:from )?(?:the )?"
     r"(?:plasma|serum|blood|urine)|(?:effects?|impact|influence) (?:of (?:[\w-]+ ){1,5})?on|"
     r"(?:generation|biogenesis|composition|content|characteri[sz]ation|functional activit(?:y|ies)|kinetics|"
     r"dynamics|uptake) of)\b|"
@@ -161,7 +166,8 @@ REMOVED_BEFORE_RE = re.compile(
 SOURCE_LINK_RE = re.compile(
     r"^\s*(?:\([^()]{0,120}\)\s*)?"
     r"(?:(?:preparations?|products?|solutions?|injections?|suspensions?|formulations?|fractions?|concentrates?|"
-    r"used in (?:this|the) (?:research|study|trial))\s+)?"
+    r"(?:eye\s+)?drops?|sprays?|gels?|creams?|ointments?|powders?|mouthwash|"
+    r"used in (?:this|the) (?:research|study|trial))\s+){0,2}"
     r"(?:\([^()]{0,120}\)\s*)?"
     r"(?:(?:will be|is being|are being|has been|have been|are|is|were|was)\s+)?"
     r"(?:(?:derived|isolated|obtained|produced|secreted|released|collected|harvested|extracted|purified|prepared|"
@@ -177,7 +183,7 @@ _DESCRIPTORS = (  # words that may stand before an EV / secretome word as its so
 )
 DESCRIPTOR_WORDS = frozenset(_DESCRIPTORS.split())
 DESCRIPTOR_TOKEN_RE = re.compile(
-    r"^(?:[a-z]*-?)?(?:msc|mscs|adsc|adscs|asc|ascs|dc|dcs|ipsc|ipscs|psc|pscs|uc|wj|bm|ad)$"
+    r"^(?:[a-z]*-?)?(?:msc|mscs|adsc|adscs|asc|ascs|dc|dcs|ipsc|ipscs|psc|pscs|uc|wj|bm|ad|shed|dpscs?|menscs?)$"
 )
 
 # --- design --------------------------------------------------------------------------------------------------
@@ -235,9 +241,9 @@ SRC_PERINATAL_RE = re.compile(
     r"|\b(?:h?UC-?MSCs?|hUCMSC\w*|UCMSCs?|UMSCs?|WJ-?MSCs?|UC(?=-|\s*MSC))"
 )
 SRC_ADULT_RE = re.compile(
-    r"(?i:\b(?:bone[- ]marrow|adipose|lipoaspirate|dental pulp(?![- ](?:regenerat|revasculari|necrosis))|synovi\w+|"
-    r"periodontal ligament)\b)"
-    r"|\b(?:[A-Za-z]+-)?(?:BM-?MSCs?|AD-?MSCs?|ad-?MSCs?|ADSCs?|ASCs?)\b"
+    r"(?i:\b(?:bone[- ]marrow|adipose|lipoaspirate|menstrual blood|"
+    r"dental pulp(?![- ](?:regenerat|revasculari|necrosis))|synovi\w+|periodontal ligament)\b)"
+    r"|\b(?:[A-Za-z]+-)?(?:BM-?MSCs?|AD-?MSCs?|ad-?MSCs?|ADSCs?|ASCs?|DPSCs?|SHED|MenSCs?)\b"
 )
 SRC_BLOOD_RE = re.compile(  # (an "exosome serum" or "growth factor serum" is a skin-care formulation, not blood)
     r"\b(?:plasma(?![- ]?lyte)|platelets?|erythrocytes?|red blood cells?|"

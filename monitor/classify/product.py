@@ -42,6 +42,7 @@ _CELL_FREE_CLASSES = frozenset({_CLASS_OF_KIND[EV], _CLASS_OF_KIND[SECRETOME]})
 _TOKEN_RE = re.compile(r"\S+\s*$|\S+\s+")
 _SENTENCE_RE = re.compile(r"(?<=[.!?])\s+|\n+")
 _ATTACHED_RE = re.compile(r" ?- ?([A-Za-z][\w-]*)")  # "Secretome-MSCs", "Exosome-MSC": the source follows the product
+_PAREN_RE = re.compile(r"\s*\(([^()]{1,80})\)")
 _FOLLOWING_WORD_RE = re.compile(r"\s+([A-Za-z][\w'’-]*)")
 
 
@@ -178,6 +179,9 @@ def source_span(text: str, start: int, end: int) -> tuple[int, int]:
         hi = attached.end()
         while (more := _FOLLOWING_WORD_RE.match(text, hi)) and _is_descriptor(more.group(1).lower()):
             hi = more.end()  # "Secretome-hypoxia MSC"
+    paren = _PAREN_RE.match(text, hi)
+    if paren and term_spans(lx.CELL_TERM, paren.group(1), paren.group(1).lower()):
+        hi = paren.end()  # "Exosome (MSC-derived)", "Exosomes (derived from UC-MSCs)"
     link = lx.SOURCE_LINK_RE.match(text[hi : hi + 300])
     if link:
         hi = hi + link.end() + len(clause_after(text, hi + link.end(), 70))
