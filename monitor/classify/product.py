@@ -259,8 +259,9 @@ def _tested_products(mentions: Sequence[Mention]) -> list[Mention]:
     tested = []
     for m in mentions:
         if m.kind in (EV, SECRETOME) and _manufactured([m]):
-            sentence = _sentence_at(m.seg.text, m.start)
-            if any(t.start() <= m.start - sentence[0] < t.end() for t in lx.TESTED_PRODUCT_RE.finditer(sentence[1])):
+            offset, sentence = _sentence_at(m.seg.text, m.start)
+            at = m.start - offset
+            if any(t.start() <= at < t.end() for t in lx.TESTED_PRODUCT_RE.finditer(sentence)):
                 tested.append(m)
     return tested
 
