@@ -12,7 +12,6 @@ Run: .venv/bin/python bench/eval_blind.py
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from collections import Counter
@@ -22,18 +21,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.eval_holdout import acceptable  # noqa: E402
 from monitor.classify import CLASSIFIER_VERSION, classify_record  # noqa: E402
 
 EVAL_DIR = ROOT / "tests" / "eval"
 CLASSES = ("extracellular_vesicle", "cell_free_secretome", "cell_based", "biomarker", "other")
-
-
-def _holdout_script() -> Any:
-    spec = importlib.util.spec_from_file_location("eval_holdout", ROOT / "bench" / "eval_holdout.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def load_sets() -> list[dict[str, Any]]:
@@ -82,7 +74,6 @@ def first_runs(sets: list[dict[str, Any]]) -> None:
 
 
 def current(sets: list[dict[str, Any]]) -> None:
-    script = _holdout_script()
     print(f"\n2. classifier {CLASSIFIER_VERSION} now (* = a set it was never tuned on)")
     print(f"  {'set':<11} {'n':>3}  {'product_class':<15} {'cell_free':<15} {'unambiguous pc':<15} "
           "alternatives pc / cf")
@@ -100,8 +91,8 @@ def current(sets: list[dict[str, Any]]) -> None:
                 cf=predicted["cell_free"] == label["cell_free"],
                 ut=not label.get("ambiguous"),
                 ua=not label.get("ambiguous") and predicted["product_class"] == label["product_class"],
-                apc=script.acceptable("product_class", label, predicted),
-                acf=script.acceptable("cell_free", label, predicted),
+                apc=acceptable("product_class", label, predicted),
+                acf=acceptable("cell_free", label, predicted),
             )
             if unseen:
                 matrix[(label["product_class"], predicted["product_class"])] += 1

@@ -13,8 +13,10 @@ one miss), holdout7 too except `engineered` (1.4.1 was tuned on its two misses).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,6 +47,15 @@ FLOORS = {
 }
 
 
+def bench_script(name: str) -> Any:
+    """A script of bench/ (not a package), loaded as a module."""
+    spec = importlib.util.spec_from_file_location(name, EVAL.parents[1] / "bench" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
+
+
 def score(folder: str) -> tuple[dict[str, int], int]:
     labels = json.loads((EVAL / folder / "labels.json").read_text())
     correct = dict.fromkeys(FIELDS, 0)
@@ -71,12 +82,7 @@ def test_holdout3_meets_the_product_targets():
 
 
 def test_the_holdout_validator_knows_the_classifier_cancer_types():
-    import importlib.util  # noqa: PLC0415
-
-    spec = importlib.util.spec_from_file_location("eval_holdout", EVAL.parents[1] / "bench" / "eval_holdout.py")
-    assert spec is not None and spec.loader is not None
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = bench_script("eval_holdout")
     assert tuple(script.KNOWN_CANCER_TYPES) == CANCER_TYPES
     # the validator writes the vocabulary out so that a curator's dry run never imports monitor
     assert (set(script.CLASSES), set(script.SOURCES)) == (set(PRODUCT_CLASSES), set(SOURCES))
@@ -84,12 +90,7 @@ def test_the_holdout_validator_knows_the_classifier_cancer_types():
 
 
 def test_the_holdout_validator_checks_alternatives():
-    import importlib.util  # noqa: PLC0415
-
-    spec = importlib.util.spec_from_file_location("eval_holdout", EVAL.parents[1] / "bench" / "eval_holdout.py")
-    assert spec is not None and spec.loader is not None
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = bench_script("eval_holdout")
     label = {"product_class": "cell_based", "cell_free": False, "source": "msc_unspecified", "ambiguous": True}
     ok = {**label, "alternatives": {"product_class": ["cell_free_secretome"], "cell_free": [True]}}
     assert script.alternatives_problems(ok) == []
@@ -113,13 +114,12 @@ def test_the_holdout_validator_checks_alternatives():
 
 def test_the_blind_runs_file_lists_every_holdout_set_with_its_size():
     """tests/eval/holdouts.json (read by bench/eval_blind.py) names every folder, with its record count."""
-    sets = json.loads((EVAL / "holdouts.json").read_text())["sets"]
+    script = bench_script("eval_blind")
+    sets = script.load_sets()
     folders = {p.parent.name for p in EVAL.glob("holdout*/labels.json")}
     assert {s["folder"] for s in sets} == folders | {"."}
     for entry in sets:
-        labels = json.loads((EVAL / entry["folder"] / "labels.json").read_text())
-        if entry["folder"] == ".":
-            labels = [label for label in labels if label.get("split") == "holdout"]
+        labels = script.set_labels(entry)
         run = entry["first_run"]
         assert entry["records"] == len(labels), entry["set"]
         assert 0 <= run["product_class"] <= len(labels) and 0 <= run["cell_free"] <= len(labels), entry["set"]

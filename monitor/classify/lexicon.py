@@ -209,12 +209,6 @@ TESTED_PRODUCT_RE = re.compile(
     r"s?EVs?)\b",
     _I,
 )
-# producing cells that make a vesicle or secretome a manufactured product: nobody measures "MSC EVs" in patients,
-# while plasma, platelet, tumour, endothelial or placental vesicles are often only measured
-MANUFACTURED_SOURCE_RE = re.compile(
-    r"(?i:\b(?:mesenchymal|stromal|stem[- ]cells?|dendritic|(?:induced )?pluripotent|plants?|grapes?|grapefruits?|"
-    r"ginger|fruits?|edible|lemons?|broccoli)\b)|\b(?:[A-Za-z]*-)?(?:h?MSCs?|MSC\w*|i?PSCs?|DCs?|ADSCs?|ASCs?)\b"
-)
 # words saying the study only observes: they outweigh the loose cues above ("for", "using")
 OBSERVATIONAL_RE = re.compile(r"\b(?:observational|retrospective|case[- ]control|cohort study|registry)\b", _I)
 ADMINISTERED_TYPES = frozenset({"BIOLOGICAL", "GENETIC", "COMBINATION_PRODUCT", "DIETARY_SUPPLEMENT"})
@@ -258,6 +252,15 @@ SRC_OTHER_RE = re.compile(
 )
 SRC_MSC_RE = re.compile(r"(?i:\b(?:mesenchymal|mesenchyma|stromal)\b)|\b(?:h?MSCs?|MSC\w*)\b")
 SRC_STEM_RE = re.compile(r"\bstem[- ]cells?\b", _I)
+# producing cells that make a vesicle or secretome a manufactured product: nobody measures "MSC EVs" in patients,
+# while plasma, platelet, tumour, endothelial or placental vesicles are often only measured
+MANUFACTURED_SOURCE_RE = re.compile(
+    "|".join(
+        f"(?i:{p.pattern})" if p.flags & re.IGNORECASE else p.pattern
+        for p in (SRC_MSC_RE, SRC_STEM_RE, SRC_DENDRITIC_RE, SRC_PLANT_RE)
+    )
+    + r"|(?i:\b(?:induced )?pluripotent\b)|\b(?:[A-Za-z]*-)?(?:i?PSCs?|ADSCs?|ASCs?)\b"
+)
 FLUID_BLOOD_RE = re.compile(r"\b(?:plasma|serum|blood|circulating|liquid biopsy)\b", _I)
 FLUID_OTHER_RE = re.compile(  # fluids other than blood a biomarker study may measure vesicles in
     r"\b(?:urine|urinary|saliva|salivary|cerebrospinal|CSF|bile|biliary|pleural|ascit\w*|tears?|semen|seminal|"

@@ -152,11 +152,10 @@ def is_negated(text: str, start: int) -> bool:
             break
         words.append(token)
     words.reverse()
-    pairs = zip(words, words[1:], strict=False)
-    not_only = {i for i, pair in enumerate(zip(words, words[1:], strict=False)) if pair == ("not", "only")}
-    return any(w in _NEGATION_WORDS and i not in not_only for i, w in enumerate(words)) or any(
-        pair in _NEGATION_PAIRS for pair in pairs
-    )  # ("not only in free forms but also in extracellular vesicles" names them)
+    pairs = list(zip(words, words[1:], strict=False))
+    not_only = {i for i, pair in enumerate(pairs) if pair == ("not", "only")}  # "not only ... but also" names them
+    negating = (w in _NEGATION_WORDS and i not in not_only for i, w in enumerate(words))
+    return any(negating) or any(pair in _NEGATION_PAIRS for pair in pairs)
 
 
 def snippet(text: str, start: int, end: int, pad: int = 30) -> str:
