@@ -234,8 +234,8 @@ def main() -> int:
         right = sum(norm(field, pred[field]) == norm(field, lab[field]) for lab, _, pred in results)
         print(f"  {field:<14} {right:>3}/{len(results):<3} {right / len(results):6.3f}")
     clear = [r for r in results if not r[0].get("ambiguous")]
-    print(f"non-ambiguous records only ({len(clear)}):")
-    for field in FIELDS:
+    print(f"non-ambiguous records only ({len(clear)}):" if clear else "non-ambiguous records only: none")
+    for field in FIELDS if clear else ():
         right = sum(norm(field, pred[field]) == norm(field, lab[field]) for lab, _, pred in clear)
         print(f"  {field:<14} {right:>3}/{len(clear):<3} {right / len(clear):6.3f}")
 

@@ -3,7 +3,8 @@
 Each set was collected by a curator who never read the rules and scored once before any rule was changed for it
 (holdout2 and holdout3 with classifier 1.0.1, holdout4 with 1.1.0, holdout5 with 1.2.0, holdout6 with 1.3.0,
 holdout7 with 1.4.0, holdout8 and holdout9 with 1.4.1, holdout10 and holdout11 with 1.6.0, holdout12 to holdout14
-with 1.6.1, holdout15 and holdout16 with 1.6.2, holdout17 and holdout18 with 1.6.3). Classifiers 1.1.0 to 1.6.4
+with 1.6.1, holdout15 and holdout16 with 1.6.2, holdout17 and holdout18 with 1.6.3, holdout19 to holdout21 with
+1.6.5). Classifiers 1.1.0 to 1.6.4
 were then tuned on the misses of holdout2, holdout4, holdout5, holdout6, holdout8, holdout9, holdout10, holdout12 and
 holdout14 to holdout18, so those floors are tuned figures, no longer blind measures;
 holdout11 and holdout13 had no miss outside their ambiguous labels and keep their blind figures; holdout3 (never
@@ -44,6 +45,9 @@ FLOORS = {
     "holdout16": {"product_class": 17, "cell_free": 17, "engineered": 19, "source": 13, "phase": 21, "cancer": 21},
     "holdout17": {"product_class": 6, "cell_free": 6, "engineered": 8, "source": 8, "phase": 8, "cancer": 8},
     "holdout18": {"product_class": 10, "cell_free": 10, "engineered": 10, "source": 10, "phase": 10, "cancer": 10},
+    "holdout19": {"product_class": 5, "cell_free": 5, "engineered": 6, "source": 4, "phase": 6, "cancer": 6},
+    "holdout20": {"product_class": 5, "cell_free": 6, "engineered": 8, "source": 1, "phase": 8, "cancer": 8},
+    "holdout21": {"product_class": 13, "cell_free": 14, "engineered": 17, "source": 8, "phase": 17, "cancer": 17},
 }
 
 
