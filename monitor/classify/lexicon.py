@@ -27,12 +27,13 @@ EV_TERM: Term = (
         r"micro-vesicles?|microparticles?|nano-?vesicles?|"
         r"(?:grapefruit|grape|ginger|lemon|broccoli|plant|fruit|edible)[- ](?:derived )?nano-?(?:vectors?|particles?)|"
         r"apoptotic (?:extracellular )?vesicles?|apoptotic bodies|dexosomes?|exoflo|"
-        r"zofin|exosting|exoil-?12|exoaso(?:-\w+)?)\b|"
+        r"zofin|exosting|exoil-?12|exoaso(?:-\w+)?|"
+        r"outer[- ]membrane vesicles?|generali[sz]ed modules? for membrane antigens?)\b|"
         r"\bexo(?=[- ](?:cd\d|\d))|(?<=[a-z]-)exos?\b|\bexos?(?=-(?:[a-z]+-)?(?:mscs?|adscs?|ipscs?)\b)"
     ),
-    needles("exo", "vesic", "micropart", "nano", "zofin", "ectosom"),
-    re.compile(r"\b(?:s?EVs?|MPs|ATMPs)\b"),
-    needles("EV", "MP"),
+    needles("exo", "vesic", "micropart", "nano", "zofin", "ectosom", "generali"),
+    re.compile(r"\b(?:s?EVs?|MPs|ATMPs|N?OMVs?|GMMA)\b"),  # (OMV, GMMA: bacterial outer-membrane vesicles)
+    needles("EV", "MP", "OMV", "GMMA"),
 )
 MEASURED_EV_TERM: Term = (
     re.compile(r"\b(?:exosomal|exodx|exointelliscore|exosome[- ]based)\b"),
@@ -47,13 +48,14 @@ SECRETOME_TERM: Term = (
         r"acellular (?:[\w-]+ )?(?:system|product|preparation|fraction|formulation|derivative)s?|"
         r"(?:cell )?culture[- ]derived (?:[\w-]+ ){0,2}(?:molecules|factors|proteins)|"
         r"stem[- ]cells? (?:culture )?media|"
+        r"cell[- ]derived biologics?|cellular cytokine solutions?|"
         r"paracrine factors|trophic factors?|secreted factors|pleiotropic factors?|stem[- ]cell growth factors?|"
         r"(?:stem[- ]cells?|cells?|mscs?)[- ]derived (?:growth )?factors|"
         r"factors? (?:derived|secreted|released|produced|isolated|obtained) (?:from|by))\b"
     ),
     needles(
         "secret", "conditioned", "supernat", "lysat", "extract", "paracrine", "trophic", "pleiotrop", "factor",
-        "acellular", "culture",
+        "acellular", "culture", "biologic", "cytokine solution",
     ),
     re.compile(r"(?<![A-Za-z0-9])CM(?![A-Za-z0-9])"),
     needles("CM"),
@@ -80,16 +82,19 @@ CELL_TERM: Term = (
 WEAK_CELL_TERM: Term = (re.compile(r"\bcells?\b(?![- ](?:free|factor))"), needles("cell"), None, None)
 # "BM-MSC derived sEVs", "stem cells-derived small extracellular vesicles": cells named as what makes the product
 MAKES_PRODUCT_AFTER_RE = re.compile(r"[\s-]*(?:derived|secreted|released|produced|generated)\b", _I)
+# "IRX-2 ... restores and activates multiple immune cell types including T cells, dendritic cells": cells acted on
+TARGET_CELLS_BEFORE_RE = re.compile(r"\b(?:activates|restores|stimulates|recruits|attracts)\b[^.;]*$", _I)
 NOT_ADMINISTERED_CELL_RE = re.compile(r"\b(?:blood|red|white|cancer|tumou?r|donor|target)\s+$", _I)
 BLOOD_PRODUCT_TERM: Term = (
     re.compile(
         r"\b(?:platelet[- ]rich plasma|platelet[- ]poor plasma|plasma tear(?:s| drops)|serum eye drops|"
-        r"autologous serum|platelet lysate|platelet[- ]rich fibrin|platelet concentrate|convalescent plasma|"
+        r"autologous serum|platelet lysate|plasma rich in growth factors|"
+        r"platelet[- ]rich fibrin|platelet concentrate|convalescent plasma|"
         r"platelet[- ]derived (?!growth)(?:[\w-]+ )?factors?)\b"
     ),
     needles("plasma", "serum", "platelet"),
-    re.compile(r"\b(?:PRP|PRF)\b"),
-    needles("PRP", "PRF"),
+    re.compile(r"\b(?:PRP|PRF|PRGF)\b"),
+    needles("PRP", "PRF", "PRGF"),
 )
 ANY_PRODUCT_LOWER = needles(  # every lower-case pre-check above, in one search
     "exo",
@@ -98,6 +103,7 @@ ANY_PRODUCT_LOWER = needles(  # every lower-case pre-check above, in one search
     "micropart",
     "nano",
     "zofin",
+    "generali",
     "secret",
     "conditioned",
     "supernat",
@@ -114,7 +120,8 @@ ANY_PRODUCT_LOWER = needles(  # every lower-case pre-check above, in one search
     "platelet",
 )
 ANY_PRODUCT_UPPER = needles(
-    "EV", "MP", "CM", "MSC", "ASC", "DSC", "DCs", "CIK", "SVF", "MenSC", "DPSC", "SHED", "PRP", "PRF"
+    "EV", "MP", "OMV", "GMMA", "CM", "MSC", "ASC", "DSC", "DCs", "CIK", "SVF", "MenSC", "DPSC", "SHED", "PRP", "PRF",
+    "PRGF",
 )
 PRODUCT_WORD_RE = re.compile(  # any product word, for short texts (intervention names, engineering clauses)
     "|".join(
@@ -247,7 +254,8 @@ SRC_BLOOD_RE = re.compile(  # (an "exosome serum" or "growth factor serum" is a 
 SRC_OTHER_RE = re.compile(
     r"\b(?:(?:induced )?pluripotent|i?PSCs?|hair[- ]follicles?|HEK ?-?293\w*|293 cells|T-REx\S*|Expi293\w*|"
     r"CAR-?T|T[- ]cells?|NK cells?|"
-    r"embryonic stem|neural stem|keratinocytes?|fibroblasts?|bovine|milk|bacteri\w+|probiotic|limbal)\b",
+    r"embryonic stem|neural stem|keratinocytes?|fibroblasts?|bovine|milk|bacteri\w+|probiotic|limbal|"
+    r"outer[- ]membrane|N?OMVs?|GMMA)\b",
     _I,
 )
 SRC_MSC_RE = re.compile(r"(?i:\b(?:mesenchymal|mesenchyma|stromal)\b)|\b(?:h?MSCs?|MSC\w*)\b")

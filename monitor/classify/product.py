@@ -25,6 +25,7 @@ from monitor.classify.text import (
     clause_before,
     is_negated,
     module,
+    outcome_segments,
     snippet,
 )
 from monitor.domain import Evidence
@@ -122,6 +123,7 @@ def _cell_mentions(seg: Segment, masked: list[tuple[int, int]]) -> list[Mention]
         covered = any(m_lo <= lo < m_hi for m_lo, m_hi in masked) or any(c.start <= lo < c.end for c in found)
         covered = covered or _makes_product(text, hi)
         background = weak and lx.NOT_ADMINISTERED_CELL_RE.search(text[:lo])
+        background = background or lx.TARGET_CELLS_BEFORE_RE.search(clause_before(text, lo, 100))
         if not covered and not background and not is_negated(text, lo):
             found.append(Mention(CELLS, seg, lo, hi))
     return found
@@ -209,7 +211,7 @@ def decide_product(record: Mapping[str, Any], segments: Sequence[Segment]) -> Pr
         if tested:  # "evaluate the therapeutic effect of MSC-Exo", registered as observational
             return _decided(tested, mentions)
         mentions += find_mentions([s for s in segments if s.tier > TIER_SUMMARY])
-        return _biomarker_or_other(mentions, (design,))
+        return _biomarker_or_other(record, mentions, (design,))
     if design is not None:
         tier0 = [
             m for m in mentions if m.kind in _CLASS_OF_KIND and m.kind != BLOOD and m.seg.tier == TIER_INTERVENTION
@@ -217,17 +219,17 @@ def decide_product(record: Mapping[str, Any], segments: Sequence[Segment]) -> Pr
         if tier0:
             return _decided(_without_background_cells(tier0), mentions)
         mentions += find_mentions([s for s in segments if s.tier > TIER_SUMMARY])
-        return _biomarker_or_other(mentions, (design,))
+        return _biomarker_or_other(record, mentions, (design,))
     if not mentions:
         mentions = find_mentions([s for s in segments if s.tier > TIER_SUMMARY])
     groups = _reading_order(mentions)
     if not groups:
-        return _biomarker_or_other(mentions, ())
+        return _biomarker_or_other(record, mentions, ())
     admin = [m for m in groups[0] if m.kind in _CLASS_OF_KIND]
     if admin and admin[0].seg.tier == TIER_INTERVENTION:
         admin = _without_background_cells(admin)
     if not admin:
-        return _biomarker_or_other(mentions, ())
+        return _biomarker_or_other(record, mentions, ())
     decision = _decided(admin, mentions)
     from_text_only = admin[0].seg.tier > TIER_INTERVENTION  # titles or summary, not the interventions, name it
     measured = any(m.kind == MEASURED and m.seg.tier <= TIER_SUMMARY for m in mentions)
@@ -238,7 +240,7 @@ def decide_product(record: Mapping[str, Any], segments: Sequence[Segment]) -> Pr
         and not _administration_named(record, early, measured=measured)
     ):
         note = Evidence("record", "vesicles named, nothing said to be given (no intervention, dose or route)")
-        return _biomarker_or_other([m for m in mentions if m.kind != REMOVED], (note,))
+        return _biomarker_or_other(record, [m for m in mentions if m.kind != REMOVED], (note,))
     return decision
 
 
@@ -371,7 +373,10 @@ def _decided(at_tier: list[Mention], mentions: list[Mention]) -> ProductDecision
     )
 
 
-def _biomarker_or_other(mentions: list[Mention], design: tuple[Evidence, ...]) -> ProductDecision:
+def _biomarker_or_other(
+    record: Mapping[str, Any], mentions: list[Mention], design: tuple[Evidence, ...]
+) -> ProductDecision:
+    """Nothing of interest is given: vesicles measured anywhere (outcome measures last) make a biomarker study."""
     measured = [
         m
         for m in mentions
@@ -388,8 +393,22 @@ def _biomarker_or_other(mentions: list[Mention], design: tuple[Evidence, ...]) -
     removed = [m for m in mentions if m.kind == REMOVED]
     if removed:  # a device or drug that clears vesicles: "other", with the words that say so
         return ProductDecision("other", _unique_evidence(removed), (), tuple(mentions))
+    in_outcomes = _vesicles_in_outcomes(record)
+    if in_outcomes:  # "the serum level of extracellular vesicle biomarkers" named only as an outcome
+        evidence = design + _unique_evidence(in_outcomes)
+        return ProductDecision("biomarker", evidence[:4], tuple(m.seg for m in in_outcomes), tuple(in_outcomes))
     note = Evidence("interventions", "no exosome / vesicle / secretome / cell product named")
     return ProductDecision("other", design + (note,), (), tuple(mentions))
+
+
+def _vesicles_in_outcomes(record: Mapping[str, Any]) -> list[Mention]:
+    """Vesicle words in the outcome measures, all measured there (a secretome word in an outcome is an assay's
+    "culture supernatant", not a product)."""
+    found: list[Mention] = []
+    for seg in outcome_segments(record):
+        for term in (lx.EV_TERM, lx.MEASURED_EV_TERM):
+            found.extend(Mention(MEASURED, seg, lo, hi) for lo, hi in term_spans(term, seg.text, seg.low))
+    return [m for m in found if not is_negated(m.seg.text, m.start)]
 
 
 def _design_evidence(record: Mapping[str, Any]) -> Evidence | None:

@@ -26,7 +26,7 @@ from monitor.classify.text import (
 )
 from monitor.domain import PHASES, Classification, Evidence
 
-CLASSIFIER_VERSION = "1.6.5"  # bump whenever a rule or word list changes: stored trials are reclassified
+CLASSIFIER_VERSION = "1.6.6"  # bump whenever a rule or word list changes: stored trials are reclassified
 
 CELL_FREE_CLASSES = frozenset({"extracellular_vesicle", "cell_free_secretome"})
 _THERAPY_CLASSES = frozenset({"extracellular_vesicle", "cell_free_secretome", "cell_based"})
@@ -147,9 +147,14 @@ def _first_source(
             continue
         for seg in segments:
             m = patterns[name].search(seg.text)
-            if m and not is_negated(seg.text, m.start()):
+            if m and not is_negated(seg.text, m.start()) and not _acted_on(seg.text, m.start()):
                 return name, (Evidence(seg.field, snippet(seg.text, m.start(), m.end())),)
     return None
+
+
+def _acted_on(text: str, start: int) -> bool:
+    """Cells a product "activates" or "restores" are its targets, not where it comes from."""
+    return bool(lx.TARGET_CELLS_BEFORE_RE.search(clause_before(text, start, 100)))
 
 
 _FLUIDS = (("blood", lx.FLUID_BLOOD_RE), ("other", lx.FLUID_OTHER_RE))

@@ -19,6 +19,7 @@ TIER_TITLE = 1
 TIER_SUMMARY = 2
 TIER_CONDITION = 3
 TIER_DESCRIPTION = 4
+TIER_OUTCOME = 5  # outcome measures: read only for vesicles measured when nothing else names a product
 
 CONTROL_RE = re.compile(
     r"\b(placebo|sham|saline|vehicle|no intervention|control|standard (?:of )?care|standard treatment|"
@@ -96,6 +97,20 @@ def _iter_segments(record: Mapping[str, Any]) -> Iterator[Segment]:
         for i, text in enumerate(as_list(cond.get(key))):
             yield Segment(f"{key}[{i}]", as_text(text), TIER_CONDITION)
     yield Segment("detailedDescription", as_text(desc.get("detailedDescription")), TIER_DESCRIPTION)
+
+
+def outcome_segments(record: Mapping[str, Any]) -> list[Segment]:
+    """The registered outcome measures (measure and description), not part of ``record_segments``."""
+    outcomes = module(record, "outcomesModule")
+    found = []
+    for key in ("primaryOutcomes", "secondaryOutcomes", "otherOutcomes"):
+        for i, item in enumerate(as_list(outcomes.get(key))):
+            item = as_mapping(item)
+            for part in ("measure", "description"):
+                text = as_text(item.get(part))
+                if text.strip():
+                    found.append(Segment(f"{key}[{i}].{part}", text, TIER_OUTCOME))
+    return found
 
 
 def _intervention_segments(record: Mapping[str, Any]) -> Iterator[Segment]:
