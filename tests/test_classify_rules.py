@@ -1539,3 +1539,50 @@ def test_outcomes_without_measured_vesicles_leave_a_drug_trial_other(outcome: tu
 def test_plasma_rich_in_growth_factors_is_a_blood_product() -> None:
     c = classify_record(study(interventions=(("BIOLOGICAL", "Plasma Rich in Growth Factors PRGF-Endoret", ""),)))
     assert (c.product_class, c.cell_free, c.source) == ("other", False, "blood")
+
+
+# --- 1.6.7: tuned on holdout22 (words from its records and holdout16/21's perinatal tissue products) -------------
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Amniotic Membrane Extract Eye Drop",
+        "Human amniotic suspension allograft (ASA)",
+        "Umbilical Cord Wharton's Jelly Allograft Intra-articular Knee Injection",
+        "dHPT (Dehydrated Human Placental Tissue)",
+    ],
+)
+def test_a_perinatal_tissue_product_is_other_from_perinatal_tissue(name: str) -> None:
+    c = classify_record(
+        study(
+            interventions=(("BIOLOGICAL", name, ""),),
+            description="The limbal stem cells (LSC) are located between limbal cornea and conjunctiva which are main "
+            "source of corneal epithelium healing in eye injuries.",
+        )
+    )
+    assert (c.product_class, c.cell_free, c.source) == ("other", False, "msc_perinatal"), evidence_words(
+        c, "product_class"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "product_class"),
+    [
+        ("Umbilical cord tissue-derived mesenchymal stem cells", "cell_based"),
+        ("Wharton's jelly MSC-derived exosomes", "extracellular_vesicle"),
+        ("Placenta-derived conditioned medium", "cell_free_secretome"),
+    ],
+)
+def test_cells_and_their_products_still_win_over_the_tissue_they_come_from(name: str, product_class: str) -> None:
+    c = classify_record(study(interventions=(("BIOLOGICAL", name, ""),)))
+    assert (c.product_class, c.source) == (product_class, "msc_perinatal")
+
+
+def test_a_myeloproliferative_neoplasm_is_a_hematologic_cancer() -> None:
+    c = classify_record(
+        study(
+            title="Role of the Circulating Procoagulants Microparticles in the Hypercoagulability of MNP Ph1-",
+            conditions=("Myeloproliferative Neoplasm",),
+            study_type="OBSERVATIONAL",
+        )
+    )
+    assert (c.product_class, c.cancer, c.cancer_types) == ("biomarker", True, ("hematologic",))

@@ -63,8 +63,9 @@ _TYPE_WORDS: tuple[tuple[str, str, str], ...] = (  # (type, lower-case pattern, 
     (
         "hematologic",
         r"leuka?emias?|lymphomas?|myelomas?|myelodysplastic|blood[- ]related cancers?|blood cancers?|"
-        r"ha?ematologic(?:al)? malignan\w*",
-        "leuk|lymphom|myelom|myelodysplastic|blood|hematolog|haematolog",
+        r"ha?ematologic(?:al)? malignan\w*|myeloproliferative (?:neoplasms?|disorders?|diseases?)|mpns?|"
+        r"polycyth(?:a)?emia vera|essential thrombocyth(?:a)?emia|(?:primary )?myelofibrosis",
+        "leuk|lymphom|myelom|myelodysplastic|blood|hematolog|haematolog|myeloprolif|mpn|polycyth|thrombocyth|myelofib",
     ),
     ("lung", r"nsclc|sclc|lung|pulmonary", "sclc|lung|pulmonary"),
     ("breast", r"breast|mastectomy", "breast|mastectomy"),

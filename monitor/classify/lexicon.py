@@ -96,6 +96,17 @@ BLOOD_PRODUCT_TERM: Term = (
     re.compile(r"\b(?:PRP|PRF|PRGF)\b"),
     needles("PRP", "PRF", "PRGF"),
 )
+# perinatal tissue given without its cells: "Amniotic Membrane Extract Eye Drop", "Human amniotic suspension
+# allograft", "Umbilical Cord Wharton's Jelly Allograft", "Dehydrated Human Placental Tissue" (class "other")
+PERINATAL_TISSUE_TERM: Term = (
+    re.compile(
+        r"\b(?:amniotic|amnion|placental?|umbilical cord|wharton[’']?s jelly)\b(?:[\w’' -]{0,30}?)"
+        r"\b(?:allografts?|(?<!cell )extracts?|tissues?(?![- ](?:derived|engineer))|membranes?)\b(?![- ]derived)"
+    ),
+    needles("amnio", "amnion", "placent", "umbilical", "wharton"),
+    None,
+    None,
+)
 ANY_PRODUCT_LOWER = needles(  # every lower-case pre-check above, in one search
     "exo",
     "ectosom",
@@ -104,6 +115,10 @@ ANY_PRODUCT_LOWER = needles(  # every lower-case pre-check above, in one search
     "nano",
     "zofin",
     "generali",
+    "amnio",
+    "placent",
+    "umbilical",
+    "wharton",
     "secret",
     "conditioned",
     "supernat",

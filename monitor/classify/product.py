@@ -30,15 +30,17 @@ from monitor.classify.text import (
 )
 from monitor.domain import Evidence
 
-EV, SECRETOME, CELLS, BLOOD, MEASURED = "ev", "secretome", "cells", "blood", "measured"
+EV, SECRETOME, CELLS, TISSUE, MEASURED = "ev", "secretome", "cells", "tissue", "measured"
+# TISSUE: a blood or perinatal-tissue product given without cells or vesicles (PRP, serum eye drops, amniotic
+# membrane extract, placental allograft): class "other", source "blood" or "msc_perinatal"
 REMOVED = "removed"  # vesicles a device or drug clears from the body: neither given nor only measured
 _CLASS_OF_KIND = {
     EV: "extracellular_vesicle",
     SECRETOME: "cell_free_secretome",
     CELLS: "cell_based",
-    BLOOD: "other",
+    TISSUE: "other",
 }
-_KIND_PRIORITY = (CELLS, EV, SECRETOME, BLOOD)
+_KIND_PRIORITY = (CELLS, EV, SECRETOME, TISSUE)
 _CELL_FREE_CLASSES = frozenset({_CLASS_OF_KIND[EV], _CLASS_OF_KIND[SECRETOME]})
 _TOKEN_RE = re.compile(r"\S+\s*$|\S+\s+")
 _SENTENCE_RE = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -90,8 +92,8 @@ def _segment_mentions(seg: Segment) -> list[Mention]:
     text, low = seg.text, seg.low
     if not (lx.ANY_PRODUCT_LOWER.search(low) or lx.ANY_PRODUCT_UPPER.search(text)):
         return []
-    blood = term_spans(lx.BLOOD_PRODUCT_TERM, text, low)
-    found = [Mention(BLOOD, seg, lo, hi) for lo, hi in blood if not is_negated(text, lo)]
+    blood = sorted(term_spans(lx.BLOOD_PRODUCT_TERM, text, low) + term_spans(lx.PERINATAL_TISSUE_TERM, text, low))
+    found = [Mention(TISSUE, seg, lo, hi) for lo, hi in blood if not is_negated(text, lo)]
     masked: list[tuple[int, int]] = []
     for kind, term in ((EV, lx.EV_TERM), (SECRETOME, lx.SECRETOME_TERM)):
         for lo, hi in term_spans(term, text, low):
@@ -214,7 +216,7 @@ def decide_product(record: Mapping[str, Any], segments: Sequence[Segment]) -> Pr
         return _biomarker_or_other(record, mentions, (design,))
     if design is not None:
         tier0 = [
-            m for m in mentions if m.kind in _CLASS_OF_KIND and m.kind != BLOOD and m.seg.tier == TIER_INTERVENTION
+            m for m in mentions if m.kind in _CLASS_OF_KIND and m.kind != TISSUE and m.seg.tier == TIER_INTERVENTION
         ]
         if tier0:
             return _decided(_without_background_cells(tier0), mentions)
@@ -387,7 +389,7 @@ def _biomarker_or_other(
     if measured:
         evidence = design + _unique_evidence(measured)
         return ProductDecision("biomarker", evidence[:4], tuple(m.seg for m in measured), tuple(mentions))
-    blood = [m for m in mentions if m.kind == BLOOD]
+    blood = [m for m in mentions if m.kind == TISSUE]
     if blood:
         return ProductDecision("other", _unique_evidence(blood), tuple(m.seg for m in blood), tuple(mentions))
     removed = [m for m in mentions if m.kind == REMOVED]

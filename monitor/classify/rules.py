@@ -10,7 +10,7 @@ from typing import Any
 
 from monitor.classify import lexicon as lx
 from monitor.classify.cancer import detect_cancer, detect_cancer_types
-from monitor.classify.product import BLOOD, CELLS, EV, MEASURED, SECRETOME, Mention, ProductDecision, decide_product
+from monitor.classify.product import CELLS, EV, MEASURED, SECRETOME, TISSUE, Mention, ProductDecision, decide_product
 from monitor.classify.text import (
     TIER_INTERVENTION,
     TIER_SUMMARY,
@@ -26,7 +26,7 @@ from monitor.classify.text import (
 )
 from monitor.domain import PHASES, Classification, Evidence
 
-CLASSIFIER_VERSION = "1.6.6"  # bump whenever a rule or word list changes: stored trials are reclassified
+CLASSIFIER_VERSION = "1.6.7"  # bump whenever a rule or word list changes: stored trials are reclassified
 
 CELL_FREE_CLASSES = frozenset({"extracellular_vesicle", "cell_free_secretome"})
 _THERAPY_CLASSES = frozenset({"extracellular_vesicle", "cell_free_secretome", "cell_based"})
@@ -106,9 +106,10 @@ def _source(cls: str, product: ProductDecision, segments: Sequence[Segment]) -> 
         near = _fluid_next_to_vesicles(product)
         return near or _fluid(list(product.segments) + sorted(segments, key=lambda s: s.tier))
     if cls == "other":
-        blood = [m for m in product.mentions if m.kind == BLOOD]
-        if blood:
-            return "blood", (blood[0].evidence,)
+        tissue = [m for m in product.mentions if m.kind == TISSUE]
+        if tissue:
+            words = tissue[0].seg.text[tissue[0].start : tissue[0].end]
+            return "msc_perinatal" if lx.SRC_PERINATAL_RE.search(words) else "blood", (tissue[0].evidence,)
         return "other", (Evidence("product_class", "no EV, secretome or cell product: source 'other'"),)
     order = _SOURCE_ORDER["cell_based" if cls == "cell_based" else "vesicle"]
     rest = [s for s in segments if not s.control and s not in product.segments]
