@@ -1697,8 +1697,17 @@ def test_cord_blood_nk_cells_are_engineered_perinatal_cells() -> None:
     assert (c.product_class, c.engineered, c.source) == ("cell_based", True, "msc_perinatal")
 
 
-def test_car_t_cells_are_engineered() -> None:
-    c = classify_record(study(interventions=(("BIOLOGICAL", "GPC3 and/or TGFβ targeting CAR-T cells", ""),)))
+@pytest.mark.parametrize(
+    "name",
+    [
+        "GPC3 and/or TGFβ targeting CAR-T cells",
+        "Anti-CD19 CAR T cells",
+        "CAR-NK cells",
+        "chimeric antigen receptor T cells",
+    ],
+)
+def test_car_t_cells_are_engineered(name: str) -> None:
+    c = classify_record(study(interventions=(("BIOLOGICAL", name, ""),)))
     assert (c.product_class, c.engineered) == ("cell_based", True)
 
 

@@ -307,7 +307,7 @@ FLUID_OTHER_RE = re.compile(  # fluids other than blood a biomarker study may me
 # --- engineering ----------------------------------------------------------------------------------------------
 ENGINEERED_RE = re.compile(
     r"(?i:\b(?:engineered|genetically (?:modified|engineered)|transduced|transfected|over-?express\w*|"
-    r"car-?t|car-?nk|chimeric antigen receptors?|"
+    r"car[- ]?(?:t|nk)|chimeric antigen receptors?|"
     r"iexosomes?|antisense|(?:drug|antigen|peptide|sirna|mirna|chemotherapy|tumou?r antigen)[- ]loaded|"
     r"(?:lysate|antigen|peptide|mrna|rna)(?:\s*\([^()]{1,30}\))?[- ](?:pulsed|primed|loaded|transfected)|\w+-pulsed|"
     r"tumou?r[- ]loaded|"
@@ -318,7 +318,7 @@ ENGINEERED_RE = re.compile(
 )
 ENGINEERED_NEEDLES = needles(
     "engineer", "genetic", "transduc", "transfect", "express", "iexosom", "antisense", "loaded", "rna", "gene therap",
-    "pulsed", "primed", "car", "chimeric",
+    "pulsed", "primed", "car-", "car ", "cart", "carnk", "chimeric",
 )
 CARGO = (
     r"(?:methotrexate|MTX|curcumin|paclitaxel|doxorubicin|gemcitabine|siRNAs?|miRNAs?|miR-?\d+\w*|mRNAs?|antisense|"
