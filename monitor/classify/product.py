@@ -149,6 +149,8 @@ def _classified(kind: str, seg: Segment, start: int, end: int) -> list[Mention]:
         lx.ANTIGEN_BEFORE_RE.search(clause_before(text, start, 40)) or lx.ANTIGEN_AFTER_RE.match(text, end)
     ):
         return []  # "dendritic cells pulsed with tumor lysate": the lysate is the antigen, not the product
+    if kind == EV and lx.MICROPARTICLE_RE.match(text[start:end]) and lx.DRUG_PARTICLE_RE.search(text):
+        return []  # a drug formulation: "microparticles" in a text about embolization, microspheres, polymers
     if kind == EV and lx.REMOVED_BEFORE_RE.search(clause_before(text, start, 60)):
         return [Mention(REMOVED, seg, start, end)]  # (before "measured": "removes circulating exosomes")
     if _is_measured(text, start, end, name_of_given=seg.given):
