@@ -1768,3 +1768,24 @@ def test_tumour_cell_derived_microparticles_packaging_a_drug_stay_vesicles() -> 
 def test_cells_derived_from_stem_cells_are_cells_given(title: str) -> None:
     c = classify_record(study(title=title, study_type=None))
     assert (c.product_class, c.source) == ("cell_based", "other"), evidence_words(c, "product_class")
+
+
+# --- 1.6.12: cancer_types, tuned on holdout27 ---------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("title", "conditions"),
+    [
+        (
+            "A Study on Radiation-induced Pulmonary Fibrosis Treated With Clinical Grade Umbilical Cord MSCs",
+            ("Radiation Pneumonitis", "Esophageal Cancer"),
+        ),
+        ("Tissue factor-bearing microparticles and cancer-associated thrombosis", ("Cancer", "Pulmonary Embolism")),
+    ],
+)
+def test_a_lung_complication_is_not_lung_cancer(title: str, conditions: tuple[str, ...]) -> None:
+    c = classify_record(study(title=title, conditions=conditions))
+    assert c.cancer and "lung" not in c.cancer_types, evidence_words(c, "cancer_types")
+
+
+def test_lung_cancer_is_still_lung() -> None:
+    c = classify_record(study(title="Plasma exosomes in non-small cell lung cancer", conditions=("Lung Cancer",)))
+    assert c.cancer_types == ("lung",)
