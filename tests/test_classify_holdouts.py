@@ -5,12 +5,13 @@ Each set was collected by a curator who never read the rules and scored once bef
 with 1.4.0, holdout8 and holdout9 with 1.4.1, holdout10 and holdout11 with 1.6.0, holdout12 to holdout14 with 1.6.1,
 holdout15 and holdout16 with 1.6.2, holdout17 and holdout18 with 1.6.3, holdout19 to holdout21 with 1.6.5, holdout22
 with 1.6.6, holdout23 and holdout24 with 1.6.7, holdout25 with 1.6.8, holdout26 with 1.6.10, holdout27 with 1.6.11).
-Classifiers 1.1.0 to 1.6.11 were then tuned on the misses of holdout2 to holdout6, holdout8 to holdout10, holdout12
+Classifiers 1.1.0 to 1.6.13 were then tuned on the misses of holdout2 to holdout6, holdout8 to holdout10, holdout12
 and holdout14 to holdout18, holdout20 to holdout22, holdout24 to holdout26 (tests/eval/holdouts.json has each set's
 version), so those floors are tuned figures, no longer blind measures (holdout3 first in 1.6.6, after a 1.5.0 rule
 written for holdout8 had fixed its one `engineered` miss; holdout7 had only its two `engineered` misses tuned on, in
 1.4.1); holdout11, holdout13, holdout19, holdout23 and holdout27 had no product_class or cell_free miss outside their
-ambiguous labels and keep their blind figures.
+ambiguous labels and keep their blind figures for both (later rules for other sets raised some of their `source` and
+`cancer_types` figures).
 A regression fails.
 """
 
@@ -33,28 +34,28 @@ FLOORS = {
     "holdout2": {"product_class": 27, "cell_free": 27, "engineered": 27, "source": 27, "phase": 27, "cancer": 27},
     "holdout3": {"product_class": 25, "cell_free": 26, "engineered": 26, "source": 22, "phase": 26, "cancer": 25},
     "holdout4": {"product_class": 25, "cell_free": 25, "engineered": 26, "source": 24, "phase": 26, "cancer": 26},
-    "holdout5": {"product_class": 23, "cell_free": 23, "engineered": 25, "source": 21, "phase": 25, "cancer": 25},
+    "holdout5": {"product_class": 23, "cell_free": 23, "engineered": 25, "source": 22, "phase": 25, "cancer": 25},
     "holdout6": {"product_class": 25, "cell_free": 25, "engineered": 24, "source": 24, "phase": 25, "cancer": 25},
     "holdout7": {"product_class": 10, "cell_free": 10, "engineered": 11, "source": 11, "phase": 11, "cancer": 11},
     "holdout8": {"product_class": 21, "cell_free": 21, "engineered": 21, "source": 20, "phase": 21, "cancer": 21},
-    "holdout9": {"product_class": 18, "cell_free": 19, "engineered": 19, "source": 15, "phase": 20, "cancer": 20},
+    "holdout9": {"product_class": 18, "cell_free": 19, "engineered": 19, "source": 17, "phase": 20, "cancer": 20},
     "holdout10": {"product_class": 21, "cell_free": 21, "engineered": 21, "source": 18, "phase": 21, "cancer": 21},
-    "holdout11": {"product_class": 18, "cell_free": 20, "engineered": 20, "source": 11, "phase": 20, "cancer": 20},
+    "holdout11": {"product_class": 18, "cell_free": 20, "engineered": 20, "source": 12, "phase": 20, "cancer": 20},
     "holdout12": {"product_class": 15, "cell_free": 16, "engineered": 16, "source": 12, "phase": 16, "cancer": 16},
-    "holdout13": {"product_class": 9, "cell_free": 10, "engineered": 10, "source": 6, "phase": 10, "cancer": 10},
+    "holdout13": {"product_class": 9, "cell_free": 10, "engineered": 10, "source": 8, "phase": 10, "cancer": 10},
     "holdout14": {"product_class": 15, "cell_free": 15, "engineered": 17, "source": 13, "phase": 17, "cancer": 17},
     "holdout15": {"product_class": 13, "cell_free": 14, "engineered": 16, "source": 11, "phase": 16, "cancer": 16},
-    "holdout16": {"product_class": 20, "cell_free": 20, "engineered": 20, "source": 16, "phase": 21, "cancer": 21},
+    "holdout16": {"product_class": 20, "cell_free": 20, "engineered": 20, "source": 19, "phase": 21, "cancer": 21},
     "holdout17": {"product_class": 6, "cell_free": 6, "engineered": 8, "source": 8, "phase": 8, "cancer": 8},
     "holdout18": {"product_class": 10, "cell_free": 10, "engineered": 10, "source": 10, "phase": 10, "cancer": 10},
     "holdout19": {"product_class": 5, "cell_free": 5, "engineered": 6, "source": 4, "phase": 6, "cancer": 6},
     "holdout20": {"product_class": 8, "cell_free": 8, "engineered": 8, "source": 4, "phase": 8, "cancer": 8},
-    "holdout21": {"product_class": 15, "cell_free": 16, "engineered": 17, "source": 12, "phase": 17, "cancer": 17},
+    "holdout21": {"product_class": 15, "cell_free": 16, "engineered": 17, "source": 13, "phase": 17, "cancer": 17},
     "holdout22": {"product_class": 11, "cell_free": 11, "engineered": 11, "source": 10, "phase": 11, "cancer": 11},
     "holdout23": {"product_class": 8, "cell_free": 8, "engineered": 9, "source": 9, "phase": 9, "cancer": 9},
     "holdout24": {"product_class": 15, "cell_free": 15, "engineered": 15, "source": 13, "phase": 15, "cancer": 15},
     "holdout25": {"product_class": 18, "cell_free": 18, "engineered": 17, "source": 12, "phase": 18, "cancer": 18},
-    "holdout26": {"product_class": 11, "cell_free": 11, "engineered": 11, "source": 8, "phase": 11, "cancer": 11},
+    "holdout26": {"product_class": 11, "cell_free": 11, "engineered": 11, "source": 11, "phase": 11, "cancer": 11},
     "holdout27": {"product_class": 9, "cell_free": 10, "engineered": 9, "source": 10, "phase": 10, "cancer": 9},
 }
 

@@ -1789,3 +1789,34 @@ def test_a_lung_complication_is_not_lung_cancer(title: str, conditions: tuple[st
 def test_lung_cancer_is_still_lung() -> None:
     c = classify_record(study(title="Plasma exosomes in non-small cell lung cancer", conditions=("Lung Cancer",)))
     assert c.cancer_types == ("lung",)
+
+
+# --- 1.6.13: the source of a non-vesicle blood test (cfDNA, ctDNA, liquid biopsy) is blood ------------------------
+@pytest.mark.parametrize(
+    "summary",
+    [
+        "AlloSure® is a non-invasive test to measure donor-derived cell-free DNA (dd-cfDNA).",
+        "Peripheral circulating cell-free tumor DNA (ctDNA) collected after pancreatic cancer surgery.",
+        "Deep sequencing of circulating cell-free nucleic acids to detect cancer early.",
+    ],
+)
+def test_a_cell_free_dna_test_is_other_from_blood(summary: str) -> None:
+    c = classify_record(study(summary=summary, study_type="OBSERVATIONAL"))
+    assert (c.product_class, c.source) == ("other", "blood"), evidence_words(c, "source")
+
+
+def test_cell_free_dna_in_embryo_culture_medium_is_not_blood() -> None:
+    c = classify_record(
+        study(summary="Cell-free DNA in spent embryo culture medium is sequenced for aneuploidy.", study_type=None)
+    )
+    assert (c.product_class, c.source) == ("other", "other")
+
+
+def test_a_drug_trial_measuring_blood_keeps_source_other() -> None:
+    c = classify_record(
+        study(
+            summary="Changes in immune activity in peripheral blood will be measured in all patients.",
+            interventions=(("BIOLOGICAL", "Toca 511", ""), ("DRUG", "Toca FC", "")),
+        )
+    )
+    assert (c.product_class, c.source) == ("other", "other")

@@ -306,6 +306,14 @@ MANUFACTURED_SOURCE_RE = re.compile(
     )
     + r"|(?i:\b(?:induced )?pluripotent\b)|\b(?:[A-Za-z]*-)?(?:i?PSCs?|ADSCs?|ASCs?)\b"
 )
+# a blood test that is not about vesicles ("donor-derived cell-free DNA", "circulating tumor DNA", "liquid biopsy"):
+# the source of an `other` record, unless the text names another fluid or a culture medium
+BLOOD_TEST_RE = re.compile(
+    r"\b(?:cell[- ]free (?:fetal )?(?:DNA|RNA|nucleic acids?)|c[ft]-?DNA|ccf-?DNA|dd-cfDNA|"
+    r"circulating (?:tumou?r )?(?:DNA|RNA|nucleic acids?|micro-?RNAs?|miRNAs?)|liquid biops\w*|blood tests?)\b",
+    _I,
+)
+NOT_BLOOD_TEST_RE = re.compile(r"\b(?:culture medi\w*|urine|urinary|saliva|cerebrospinal|CSF|embryos?)\b", _I)
 FLUID_BLOOD_RE = re.compile(r"\b(?:plasma|serum|blood|circulating|liquid biopsy)\b", _I)
 FLUID_OTHER_RE = re.compile(  # fluids other than blood a biomarker study may measure vesicles in
     r"\b(?:urine|urinary|saliva|salivary|cerebrospinal|CSF|bile|biliary|pleural|ascit\w*|tears?|semen|seminal|"

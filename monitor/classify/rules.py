@@ -26,7 +26,7 @@ from monitor.classify.text import (
 )
 from monitor.domain import PHASES, Classification, Evidence
 
-CLASSIFIER_VERSION = "1.6.12"  # bump whenever a rule or word list changes: stored trials are reclassified
+CLASSIFIER_VERSION = "1.6.13"  # bump whenever a rule or word list changes: stored trials are reclassified
 
 CELL_FREE_CLASSES = frozenset({"extracellular_vesicle", "cell_free_secretome"})
 _THERAPY_CLASSES = frozenset({"extracellular_vesicle", "cell_free_secretome", "cell_based"})
@@ -110,7 +110,10 @@ def _source(cls: str, product: ProductDecision, segments: Sequence[Segment]) -> 
         if tissue:
             words = tissue[0].seg.text[tissue[0].start : tissue[0].end]
             return "msc_perinatal" if lx.SRC_PERINATAL_RE.search(words) else "blood", (tissue[0].evidence,)
-        return "other", (Evidence("product_class", "no EV, secretome or cell product: source 'other'"),)
+        return _blood_test(segments) or (
+            "other",
+            (Evidence("product_class", "no EV, secretome or cell product: source 'other'"),),
+        )
     order = _SOURCE_ORDER["cell_based" if cls == "cell_based" else "vesicle"]
     rest = [s for s in segments if not s.control and s not in product.segments]
     found = (
@@ -125,6 +128,18 @@ def _source(cls: str, product: ProductDecision, segments: Sequence[Segment]) -> 
     if found is None:
         return "unknown", (Evidence("product_class", "no producing cell or tissue named"),)
     return found
+
+
+def _blood_test(segments: Sequence[Segment]) -> tuple[str, tuple[Evidence, ...]] | None:
+    """An `other` record that tests blood ("cell-free DNA", "liquid biopsy") and names no other fluid: blood."""
+    early = sorted((s for s in segments if not s.control and s.tier <= TIER_SUMMARY), key=lambda s: s.tier)
+    if any(lx.NOT_BLOOD_TEST_RE.search(s.text) for s in early):
+        return None
+    for seg in early:
+        m = lx.BLOOD_TEST_RE.search(seg.text)
+        if m:
+            return "blood", (Evidence(seg.field, snippet(seg.text, m.start(), m.end())),)
+    return None
 
 
 def _first_source_by_tier(order: Sequence[str], segments: Sequence[Segment]) -> tuple[str, tuple[Evidence, ...]] | None:
