@@ -10,7 +10,8 @@ from typing import Any
 
 from monitor.classify import lexicon as lx
 from monitor.classify.cancer import detect_cancer, detect_cancer_types
-from monitor.classify.product import CELLS, EV, MEASURED, SECRETOME, TISSUE, Mention, ProductDecision, decide_product
+from monitor.classify.mentions import CELLS, EV, MEASURED, SECRETOME, TISSUE, Mention
+from monitor.classify.product import ProductDecision, decide_product
 from monitor.classify.text import (
     TIER_INTERVENTION,
     TIER_SUMMARY,
