@@ -109,37 +109,12 @@ PERINATAL_TISSUE_TERM: Term = (
     None,
     None,
 )
-ANY_PRODUCT_LOWER = needles(  # every lower-case pre-check above, in one search
-    "exo",
-    "ectosom",
-    "vesic",
-    "micropart",
-    "nano",
-    "zofin",
-    "generali",
-    "amnio",
-    "placent",
-    "umbilical",
-    "wharton",
-    "secret",
-    "conditioned",
-    "supernat",
-    "lysat",
-    "extract",
-    "paracrine",
-    "trophic",
-    "pleiotrop",
-    "factor",
-    "cell",
-    "stromal",
-    "plasma",
-    "serum",
-    "platelet",
+_PRODUCT_TERMS = (
+    EV_TERM, MEASURED_EV_TERM, SECRETOME_TERM, CELL_TERM, WEAK_CELL_TERM, BLOOD_PRODUCT_TERM, PERINATAL_TISSUE_TERM
 )
-ANY_PRODUCT_UPPER = needles(
-    "EV", "MP", "OMV", "GMMA", "CM", "MSC", "ASC", "DSC", "DCs", "CIK", "SVF", "MenSC", "DPSC", "SHED", "PRP", "PRF",
-    "PRGF",
-)
+# every pre-check above in one search: a text none of them hits names no product
+ANY_PRODUCT_LOWER = re.compile("|".join(t[1].pattern for t in _PRODUCT_TERMS))
+ANY_PRODUCT_UPPER = re.compile("|".join(t[3].pattern for t in _PRODUCT_TERMS if t[3] is not None))
 PRODUCT_WORD_RE = re.compile(  # any product word, for short texts (intervention names, engineering clauses)
     "|".join(
         f"(?i:{t[0].pattern})" + (f"|{t[2].pattern}" if t[2] else "")

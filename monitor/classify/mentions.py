@@ -79,11 +79,15 @@ def _cell_mentions(seg: Segment, masked: list[tuple[int, int]]) -> list[Mention]
     for lo, hi, weak in spans:
         covered = any(m_lo <= lo < m_hi for m_lo, m_hi in masked) or any(c.start <= lo < c.end for c in found)
         covered = covered or _makes_product(text, hi)
-        background = weak and lx.NOT_ADMINISTERED_CELL_RE.search(text[:lo])
-        background = background or lx.TARGET_CELLS_BEFORE_RE.search(clause_before(text, lo, 100))
+        background = bool(weak and lx.NOT_ADMINISTERED_CELL_RE.search(text[:lo])) or acted_on(text, lo)
         if not covered and not background and not is_negated(text, lo):
             found.append(Mention(CELLS, seg, lo, hi))
     return found
+
+
+def acted_on(text: str, start: int) -> bool:
+    """Cells a product "activates" or "restores" are its targets: neither what is given nor where it comes from."""
+    return bool(lx.TARGET_CELLS_BEFORE_RE.search(clause_before(text, start, 100)))
 
 
 def _makes_product(text: str, end: int) -> bool:

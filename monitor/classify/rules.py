@@ -10,7 +10,7 @@ from typing import Any
 
 from monitor.classify import lexicon as lx
 from monitor.classify.cancer import detect_cancer, detect_cancer_types
-from monitor.classify.mentions import CELLS, EV, MEASURED, SECRETOME, TISSUE, Mention
+from monitor.classify.mentions import CELLS, EV, MEASURED, SECRETOME, TISSUE, Mention, acted_on
 from monitor.classify.product import ProductDecision, decide_product
 from monitor.classify.text import (
     TIER_INTERVENTION,
@@ -164,14 +164,9 @@ def _first_source(
             continue
         for seg in segments:
             m = patterns[name].search(seg.text)
-            if m and not is_negated(seg.text, m.start()) and not _acted_on(seg.text, m.start()):
+            if m and not is_negated(seg.text, m.start()) and not acted_on(seg.text, m.start()):
                 return name, (Evidence(seg.field, snippet(seg.text, m.start(), m.end())),)
     return None
-
-
-def _acted_on(text: str, start: int) -> bool:
-    """Cells a product "activates" or "restores" are its targets, not where it comes from."""
-    return bool(lx.TARGET_CELLS_BEFORE_RE.search(clause_before(text, start, 100)))
 
 
 _FLUIDS = (("blood", lx.FLUID_BLOOD_RE), ("other", lx.FLUID_OTHER_RE))
