@@ -276,9 +276,11 @@ def _one_collection_per_page() -> Iterator[Callable[[], int]]:
     """
     was_enabled = gc.isenabled()
     gc.disable()
+    gc.freeze()  # what lived before the poll (modules, the app, the ORM) is not walked again at every page
     try:
         yield gc.collect
     finally:
+        gc.unfreeze()
         if was_enabled:
             gc.enable()
 
