@@ -58,6 +58,9 @@ FLOORS = {
     "holdout26": {"product_class": 11, "cell_free": 11, "engineered": 11, "source": 11, "phase": 11, "cancer": 11},
     "holdout27": {"product_class": 9, "cell_free": 10, "engineered": 9, "source": 10, "phase": 10, "cancer": 9},
     "holdout28": {"product_class": 4, "cell_free": 4, "engineered": 4, "source": 3, "phase": 4, "cancer": 4},
+    "holdout29": {"product_class": 18, "cell_free": 18, "engineered": 18, "source": 16, "phase": 18, "cancer": 16},
+    "holdout30": {"product_class": 35, "cell_free": 35, "engineered": 35, "source": 30, "phase": 35, "cancer": 34},
+    "holdout31": {"product_class": 28, "cell_free": 28, "engineered": 27, "source": 25, "phase": 28, "cancer": 28},
 }
 
 
