@@ -61,6 +61,9 @@ FLOORS = {
     "holdout29": {"product_class": 18, "cell_free": 18, "engineered": 18, "source": 16, "phase": 18, "cancer": 16},
     "holdout30": {"product_class": 35, "cell_free": 35, "engineered": 35, "source": 30, "phase": 35, "cancer": 34},
     "holdout31": {"product_class": 28, "cell_free": 28, "engineered": 27, "source": 25, "phase": 28, "cancer": 28},
+    "holdout32": {"product_class": 13, "cell_free": 14, "engineered": 13, "source": 12, "phase": 14, "cancer": 12},
+    "holdout33": {"product_class": 19, "cell_free": 21, "engineered": 23, "source": 14, "phase": 23, "cancer": 23},
+    "holdout34": {"product_class": 5, "cell_free": 5, "engineered": 7, "source": 6, "phase": 7, "cancer": 7},
 }
 
 
