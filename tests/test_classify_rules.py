@@ -1820,3 +1820,72 @@ def test_a_drug_trial_measuring_blood_keeps_source_other() -> None:
         )
     )
     assert (c.product_class, c.source) == ("other", "other")
+
+
+# --- 1.6.14: source, engineered and cancer fields, tuned on holdout29-31 (product_class / cell_free untouched) -----
+@pytest.mark.parametrize(
+    "summary",
+    [
+        "RATIONALE: Vaccines made from a person's cancer cells may make the body build an immune response.",
+        "Vaccines consisting of heat shock protein-peptide complexes made from a person's own tumor tissue may help.",
+        "AlloVax combines Chaperone Rich Cell Lysate (CRCL) as a source of tumor antigen prepared from patient's "
+        "tumor and AlloStim as an adjuvant.",
+    ],
+)
+def test_a_vaccine_made_from_the_patients_tumour_has_source_tumor_cell(summary: str) -> None:
+    c = classify_record(study(title="Vaccine therapy in treating patients with cancer", summary=summary))
+    assert (c.product_class, c.source) == ("other", "tumor_cell"), evidence_words(c, "source")
+
+
+def test_an_other_product_with_no_tumour_words_keeps_source_other() -> None:
+    c = classify_record(study(title="Toca 511 in recurrent glioma", interventions=(("BIOLOGICAL", "Toca 511", ""),)))
+    assert (c.product_class, c.source) == ("other", "other")
+
+
+@pytest.mark.parametrize(
+    ("title", "summary"),
+    [
+        ("Mesenchymal Stem Cell-Derived Exosomes in Schizophrenia",
+         "nasal delivery of human dental follicle mesenchymal stem cell-derived exosomes"),
+        ("Buccal Fat Pad Derived Stem Cells With Cortical Tenting in Posterior Mandible", ""),
+    ],
+)
+def test_dental_and_buccal_fat_stem_cells_are_adult_tissue(title: str, summary: str) -> None:
+    c = classify_record(study(title=title, summary=summary))
+    assert c.source == "msc_adult", evidence_words(c, "source")
+
+
+def test_gingival_words_alone_do_not_name_the_mscs_tissue() -> None:
+    c = classify_record(
+        study(title="Mesenchymal stem cells for gingival recession", summary="MSCs are injected into the gingiva.")
+    )
+    assert (c.product_class, c.source) == ("cell_based", "msc_unspecified"), evidence_words(c, "source")
+
+
+def test_a_lysate_slash_klh_pulsed_dendritic_cell_vaccine_is_engineered() -> None:
+    c = classify_record(
+        study(title="Tumor vaccination in paediatric solid tumours",
+              keywords=("Tumor Lysate/KLH Pulsed Dendritic Cell Vaccine",), conditions=("Neuroblastoma",))
+    )
+    assert (c.product_class, c.engineered) == ("cell_based", True), evidence_words(c, "engineered")
+
+
+def test_a_cancer_counted_as_an_outcome_is_not_the_population() -> None:
+    c = classify_record(
+        study(
+            title="Autologous MSCs Transplantation in Liver Failure Caused by Chronic Hepatitis B",
+            summary="Long-term outcomes such as incidence of HCC (hepatocellular carcinoma) and mortality were "
+            "compared.",
+        )
+    )
+    assert not c.cancer, evidence_words(c, "cancer")
+
+
+def test_a_cancer_population_still_counts_beside_an_incidence_outcome() -> None:
+    c = classify_record(
+        study(
+            title="MSC-derived exosomes in patients with hepatocellular carcinoma",
+            summary="The incidence of new lesions is recorded.",
+        )
+    )
+    assert c.cancer and c.cancer_types == ("liver",)

@@ -48,6 +48,10 @@ _MALIGNANCY = (
     r"androgen deprivation"
 )
 MALIGNANCY_RE = re.compile(r"\b(?:" + _MALIGNANCY.lower() + r")\b(?![- ](?:necrosis|suppress|free|marker))")
+# a malignancy named as an outcome to count ("incidence of HCC (hepatocellular carcinoma)" in cirrhosis): not the
+# population
+OUTCOME_BEFORE_RE = re.compile(r"\b(?:incidence|occurrence|development|onset) of (?:new |secondary |de novo )?$")
+_PAREN_AFTER_RE = re.compile(r"\s*\([^()]{0,80}\)")
 NOT_MALIGNANCY_RE = re.compile(r"\btumou?r[- ]?(?:necrosis|igen\w*|generation|formation)|\btumou?rigen\w*")
 THERAPY_COMPLICATION_RE = re.compile(  # applied to lower-cased text
     r"\b(?:radiation|radiotherapy|radio-?chemotherapy|chemotherapy|chemoradiation|chemo-?radiotherapy)[- ]"
@@ -140,6 +144,10 @@ def _malignancy_matches(text: str) -> tuple[re.Match[str], ...]:
     if not _NEEDLES_RE.search(low):
         return ()
     not_malignant = [(n.start(), n.end()) for n in NOT_MALIGNANCY_RE.finditer(low)]
+    for m in MALIGNANCY_RE.finditer(low):
+        if OUTCOME_BEFORE_RE.search(low, max(0, m.start() - 40), m.start()):
+            paren = _PAREN_AFTER_RE.match(low, m.end())
+            not_malignant.append((m.start(), paren.end() if paren else m.end()))
     hits = [
         m
         for m in MALIGNANCY_RE.finditer(low)

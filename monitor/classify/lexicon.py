@@ -189,7 +189,7 @@ SOURCE_LINK_RE = re.compile(
 )
 _DESCRIPTORS = (  # words that may stand before an EV / secretome word as its source ("UC-MSC-derived")
     "mesenchymal stem stromal cell cells derived human allogeneic allogenic autologous umbilical cord "
-    "adipose bone marrow wharton's wharton’s jelly placenta placental amniotic amnion dental pulp "
+    "adipose bone marrow wharton's wharton’s jelly placenta placental amniotic amnion dental pulp follicle gingival "
     "synovial hypoxic hypoxia normoxic explants explant induced pluripotent dendritic tumor tumour plant "
     "grape edible fruit mature immature tissue multipotent progenitor and small large purified isolated "
     "lyophilized lyophilised freeze-dried concentrated primed preconditioned"
@@ -245,6 +245,12 @@ SRC_TUMOR_RE = re.compile(
     r"\bascites[- ]derived\b",
     _I,
 )
+# an `other` product made from the patient's tumour (a tumour lysate or heat-shock-protein vaccine, no cells given)
+TUMOR_PRODUCT_RE = re.compile(
+    r"\b(?:made|prepared|derived|produced) from (?:a |the )?(?:person's |patient's |patients' |autologous )?(?:own )?"
+    r"(?:cancer|tumou?r)\b|\btumou?r[- ](?:cell[- ])?lysates?\b|\bheat[- ]shock protein[- ]peptide complex|\bHSPPC\b",
+    _I,
+)
 SRC_PLANT_RE = re.compile(
     r"\b(?:plants?|grapes?|grapefruits?|citrus|ginger|fruits?|edible|lemons?|broccoli|vegetables?)\b", _I
 )
@@ -254,7 +260,9 @@ SRC_PERINATAL_RE = re.compile(
 )
 SRC_ADULT_RE = re.compile(
     r"(?i:\b(?:bone[- ]marrow|adipose|lipoaspirate|menstrual blood|"
-    r"dental pulp(?![- ](?:regenerat|revasculari|necrosis))|synovi\w+|periodontal ligament)\b)"
+    r"dental pulp(?![- ](?:regenerat|revasculari|necrosis))|dental follicles?|apical papilla|"
+    r"exfoliated deciduous teeth|(?:gingiva\w*|buccal fat(?: pad)?)(?:[- ]derived)?[- ](?:mesenchymal|stem|stromal)|"
+    r"synovi\w+|periodontal ligament)\b)"
     r"|\b(?:[A-Za-z]+-)?(?:BM-?MSCs?|AD-?MSCs?|ad-?MSCs?|ADSCs?|ASCs?|DPSCs?|SHED|MenSCs?)\b"
 )
 SRC_BLOOD_RE = re.compile(  # (an "exosome serum" or "growth factor serum" is a skin-care formulation, not blood)
@@ -301,7 +309,8 @@ ENGINEERED_RE = re.compile(
     r"(?i:\b(?:engineered|genetically (?:modified|engineered)|transduced|transfected|over-?express\w*|"
     r"car[- ]?(?:t|nk)|chimeric antigen receptors?|"
     r"iexosomes?|antisense|(?:drug|antigen|peptide|sirna|mirna|chemotherapy|tumou?r antigen)[- ]loaded|"
-    r"(?:lysate|antigen|peptide|mrna|rna)(?:\s*\([^()]{1,30}\))?[- ](?:pulsed|primed|loaded|transfected)|\w+-pulsed|"
+    r"(?:lysate|antigen|peptide|mrna|rna)(?:/[\w-]+)?(?:\s*\([^()]{1,30}\))?[- ](?:pulsed|primed|loaded|transfected)|"
+    r"\w+-pulsed|"
     r"tumou?r[- ]loaded|"
     r"(?:pulsed|primed|loaded) with (?:[\w-]+ ){0,2}(?:exosomes?|lysates?|homogenates?|antigens?|peptides?)|"
     r"(?:m|si|mi|sh)rna[- ](?:[\w-]+[- ])?(?:exosomes?|evs?|extracellular vesicles?|nano\w+|delivery)|"

@@ -27,7 +27,7 @@ from monitor.classify.text import (
 )
 from monitor.domain import PHASES, Classification, Evidence
 
-CLASSIFIER_VERSION = "1.6.13"  # bump whenever a rule or word list changes: stored trials are reclassified
+CLASSIFIER_VERSION = "1.6.14"  # bump whenever a rule or word list changes: stored trials are reclassified
 
 CELL_FREE_CLASSES = frozenset({"extracellular_vesicle", "cell_free_secretome"})
 _THERAPY_CLASSES = frozenset({"extracellular_vesicle", "cell_free_secretome", "cell_based"})
@@ -111,7 +111,7 @@ def _source(cls: str, product: ProductDecision, segments: Sequence[Segment]) -> 
         if tissue:
             words = tissue[0].seg.text[tissue[0].start : tissue[0].end]
             return "msc_perinatal" if lx.SRC_PERINATAL_RE.search(words) else "blood", (tissue[0].evidence,)
-        return _blood_test(segments) or (
+        return _tumour_product(segments) or _blood_test(segments) or (
             "other",
             (Evidence("product_class", "no EV, secretome or cell product: source 'other'"),),
         )
@@ -129,6 +129,15 @@ def _source(cls: str, product: ProductDecision, segments: Sequence[Segment]) -> 
     if found is None:
         return "unknown", (Evidence("product_class", "no producing cell or tissue named"),)
     return found
+
+
+def _tumour_product(segments: Sequence[Segment]) -> tuple[str, tuple[Evidence, ...]] | None:
+    """An `other` product made from the patient's tumour (lysate, heat-shock-protein complex): source tumor_cell."""
+    for seg in sorted((s for s in segments if not s.control and s.tier <= TIER_SUMMARY), key=lambda s: s.tier):
+        m = lx.TUMOR_PRODUCT_RE.search(seg.text)
+        if m and not is_negated(seg.text, m.start()):
+            return "tumor_cell", (Evidence(seg.field, snippet(seg.text, m.start(), m.end())),)
+    return None
 
 
 def _blood_test(segments: Sequence[Segment]) -> tuple[str, tuple[Evidence, ...]] | None:
