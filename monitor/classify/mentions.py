@@ -126,6 +126,8 @@ def is_measured(text: str, start: int, end: int, *, name_of_given: bool = False)
         return True
     if not name_of_given and lx.RELATION_BEFORE_RE.search(clause_before(text, start, 80)):
         return True
+    if not name_of_given and lx.EFFECT_ON_BEFORE_RE.search(clause_before(text, start, 140)):
+        return True
     return not name_of_given and bool(lx.MEASURE_AFTER_RE.search(clause_after(text, end, 60)))
 
 
