@@ -1,7 +1,8 @@
 """The classifier's accuracy on registrations it was not written on: every blind holdout set in one report.
 
 1. The first (blind) run of every set, as recorded when it was scored (tests/eval/holdouts.json): the honest measure
-   of each classifier version on registrations it had never seen, pooled over all sets.
+   of each classifier version on registrations it had never seen, pooled over all sets and by version (sets before
+   holdout10 have no written alternatives: their strict figures stand in).
 2. The current classifier on every set, and pooled over the sets it was never tuned on (`tuned_in` null), with the
    product_class confusion matrix of that pool. That pool is biased towards easy sets (a set with misses got tuned
    on), so the first runs are the fairer measure. "alternatives" accepts, on an ambiguous record, the other values its
@@ -71,6 +72,23 @@ def first_runs(sets: list[dict[str, Any]]) -> None:
     if n:
         print(f"  {'with alt.':<10} {n:>3}  {'':<10} {ratio(recent['pc'], n):<15} {ratio(recent['cf'], n):<15} "
               f"{ratio(recent['ua'], recent['ut']):<15} {ratio(recent['apc'], n)} / {ratio(recent['acf'], n)}")
+    by_version(sets)
+
+
+def by_version(sets: list[dict[str, Any]]) -> None:
+    """The first runs pooled by the classifier version that scored them: each version's own blind figure."""
+    print("\n  first runs pooled by classifier version")
+    pooled: dict[str, Counter[str]] = {}
+    for entry in sets:
+        run, n = entry["first_run"], entry["records"]
+        alternatives = run.get("alternatives") or [run["product_class"], run["cell_free"]]
+        pooled.setdefault(run["classifier"], Counter()).update(
+            sets=1, n=n, pc=run["product_class"], cf=run["cell_free"], ua=run["unambiguous"][0],
+            ut=run["unambiguous"][1], apc=alternatives[0], acf=alternatives[1])
+    for version, t in pooled.items():
+        n = t["n"]
+        print(f"  {version:<10} {t['sets']:>2} set(s) {n:>3}  {ratio(t['pc'], n):<15} {ratio(t['cf'], n):<15} "
+              f"{ratio(t['ua'], t['ut']):<15} {ratio(t['apc'], n)} / {ratio(t['acf'], n)}")
 
 
 def current(sets: list[dict[str, Any]]) -> None:
