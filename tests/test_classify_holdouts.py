@@ -65,6 +65,8 @@ FLOORS = {
     "holdout32": {"product_class": 14, "cell_free": 14, "engineered": 14, "source": 13, "phase": 14, "cancer": 12},
     "holdout33": {"product_class": 19, "cell_free": 21, "engineered": 23, "source": 18, "phase": 23, "cancer": 23},
     "holdout34": {"product_class": 6, "cell_free": 6, "engineered": 7, "source": 7, "phase": 7, "cancer": 7},
+    "holdout35": {"product_class": 3, "cell_free": 3, "engineered": 4, "source": 3, "phase": 4, "cancer": 4},
+    "holdout36": {"product_class": 24, "cell_free": 24, "engineered": 24, "source": 18, "phase": 24, "cancer": 24},
 }
 
 
