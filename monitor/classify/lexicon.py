@@ -102,10 +102,11 @@ BLOOD_PRODUCT_TERM: Term = (
 # allograft", "Umbilical Cord Wharton's Jelly Allograft", "Dehydrated Human Placental Tissue" (class "other")
 PERINATAL_TISSUE_TERM: Term = (
     re.compile(
-        r"\b(?:amniotic|amnion|placental?|umbilical cord|wharton[’']?s jelly)\b(?:[\w’' -]{0,30}?)"
-        r"\b(?:allografts?|(?<!cell )extracts?|tissues?(?![- ](?:derived|engineer))|membranes?)\b(?![- ]derived)"
+        r"\b(?:amniotic|amnion|placental?|umbilical cord|wharton[’']?s jelly)\b(?:[\w’'/ -]{0,30}?)"
+        r"\b(?:allografts?|(?<!cell )extracts?|tissues?(?![- ](?:derived|engineer))|membranes?|hydrolysates?|"
+        r"particulates?)\b(?![- ]derived)|\bd?hacm\b"
     ),
-    needles("amnio", "amnion", "placent", "umbilical", "wharton"),
+    needles("amnio", "amnion", "placent", "umbilical", "wharton", "hacm"),
     None,
     None,
 )
@@ -124,9 +125,10 @@ PRODUCT_WORD_RE = re.compile(  # any product word, for short texts (intervention
 
 # --- context around an EV / secretome word -----------------------------------------------------------------
 MEASURE_BEFORE_RE = re.compile(
-    r"(?:\b(?:circulating|detect\w*|measur\w*|quantif\w*|profil\w*|analy[sz]\w* of|(?<!\dx )(?<!dose )levels? of|"
-    r"biomarkers? of|sequenc\w*|(?:elevations?|increases?|decreases?|reductions?|rises?) (?:of|in)|"
-    r"quantit(?:y|ies) of|numbers? of|amounts? of|affecting|changes? (?:of|in)|alter\w*|release[sd]?|"
+    r"(?:\b(?:circulating|detect\w*|measur\w*|quantif\w*|profil\w*|analy[sz]\w* (?:of|for)|"
+    r"(?<!\dx )(?<!dose )levels? of|biomarkers? of|sequenc\w*|"
+    r"(?:elevations?|increases?|decreases?|reductions?|rises?) (?:of|in)|"
+    r"quantit(?:y|ies) of|numbers? of|amounts? of|affecting|changes? (?:of|in|within)|alter\w*|release[sd]?|"
     r"secrete[sd]?|(?-i:shed)|isolat\w* (?:from )?(?:the )?"
     r"(?:plasma|serum|blood|urine)|(?:effects?|impact|influence) (?:of (?:[\w-]+ ){1,5})?on|"
     r"(?:generation|biogenesis|composition|content|characteri[sz]ation|functional activit(?:y|ies)|kinetics|"
@@ -253,7 +255,8 @@ SRC_TUMOR_RE = re.compile(
 )
 # an `other` product made from the patient's tumour (a tumour lysate or heat-shock-protein vaccine, no cells given)
 TUMOR_PRODUCT_RE = re.compile(
-    r"\b(?:made|prepared|derived|produced) from (?:a |the )?(?:person's |patient's |patients' |autologous )?(?:own )?"
+    r"\b(?:made|prepared|derived|produced|taken) from (?:a |the |their |each )?(?:person's |patient's |patients' |"
+    r"autologous )?(?:own )?"
     r"(?:cancer|tumou?r)\b|\btumou?r[- ](?:cell[- ])?lysates?\b|\bheat[- ]shock protein[- ]peptide complex|\bHSPPC\b",
     _I,
 )
@@ -261,7 +264,7 @@ SRC_PLANT_RE = re.compile(
     r"\b(?:plants?|grapes?|grapefruits?|citrus|ginger|fruits?|edible|lemons?|broccoli|vegetables?)\b", _I
 )
 SRC_PERINATAL_RE = re.compile(
-    r"(?i:\b(?:umbilical|cord blood|wharton\S*|placenta\w*|amnion\w*|amniotic|perinatal)\b)"
+    r"(?i:\b(?:umbilical|cord blood|wharton\S*|placenta\w*|amnion\w*|amniotic|perinatal|d?hacm)\b)"
     r"|\b(?:h?UC-?MSCs?|hUCMSC\w*|UCMSCs?|UMSCs?|WJ-?MSCs?|UC(?=-|\s*MSC))"
 )
 SRC_ADULT_RE = re.compile(
