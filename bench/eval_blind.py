@@ -49,6 +49,14 @@ def ratio(right: int, total: int) -> str:
     return f"{right}/{total} ({right / total:.2f})" if total else "-"
 
 
+def run_counts(entry: dict[str, Any]) -> dict[str, int]:
+    """One set's first run as counts to pool; without written alternatives the strict figures stand in for them."""
+    run = entry["first_run"]
+    alternatives = run.get("alternatives") or [run["product_class"], run["cell_free"]]
+    return {"n": entry["records"], "pc": run["product_class"], "cf": run["cell_free"], "ua": run["unambiguous"][0],
+            "ut": run["unambiguous"][1], "apc": alternatives[0], "acf": alternatives[1]}
+
+
 def first_runs(sets: list[dict[str, Any]]) -> None:
     print("1. first (blind) runs, as recorded")
     print(f"  {'set':<10} {'n':>3}  {'classifier':<10} {'product_class':<15} {'cell_free':<15} "
@@ -59,13 +67,11 @@ def first_runs(sets: list[dict[str, Any]]) -> None:
         run, n = entry["first_run"], entry["records"]
         alternatives = run.get("alternatives")
         if alternatives:
-            recent.update(n=n, pc=run["product_class"], cf=run["cell_free"], ua=run["unambiguous"][0],
-                          ut=run["unambiguous"][1], apc=alternatives[0], acf=alternatives[1])
+            recent.update(run_counts(entry))
         alt = f"{alternatives[0]}/{n} / {alternatives[1]}/{n}" if alternatives else "-"
         print(f"  {entry['set']:<10} {n:>3}  {run['classifier']:<10} {ratio(run['product_class'], n):<15} "
               f"{ratio(run['cell_free'], n):<15} {ratio(*run['unambiguous']):<15} {alt}")
-        totals.update(n=n, pc=run["product_class"], cf=run["cell_free"], ua=run["unambiguous"][0],
-                      ut=run["unambiguous"][1])
+        totals.update(run_counts(entry))
     print(f"  {'all':<10} {totals['n']:>3}  {'':<10} {ratio(totals['pc'], totals['n']):<15} "
           f"{ratio(totals['cf'], totals['n']):<15} {ratio(totals['ua'], totals['ut']):<15}")
     n = recent["n"]
@@ -80,11 +86,7 @@ def by_version(sets: list[dict[str, Any]]) -> None:
     print("\n  first runs pooled by classifier version")
     pooled: dict[str, Counter[str]] = {}
     for entry in sets:
-        run, n = entry["first_run"], entry["records"]
-        alternatives = run.get("alternatives") or [run["product_class"], run["cell_free"]]
-        pooled.setdefault(run["classifier"], Counter()).update(
-            sets=1, n=n, pc=run["product_class"], cf=run["cell_free"], ua=run["unambiguous"][0],
-            ut=run["unambiguous"][1], apc=alternatives[0], acf=alternatives[1])
+        pooled.setdefault(entry["first_run"]["classifier"], Counter()).update(sets=1, **run_counts(entry))
     for version, t in pooled.items():
         n = t["n"]
         print(f"  {version:<10} {t['sets']:>2} set(s) {n:>3}  {ratio(t['pc'], n):<15} {ratio(t['cf'], n):<15} "

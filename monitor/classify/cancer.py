@@ -145,13 +145,14 @@ def _malignancy_matches(text: str) -> tuple[re.Match[str], ...]:
     if not _NEEDLES_RE.search(low):
         return ()
     not_malignant = [(n.start(), n.end()) for n in NOT_MALIGNANCY_RE.finditer(low)]
-    for m in MALIGNANCY_RE.finditer(low):
+    found = list(MALIGNANCY_RE.finditer(low))
+    for m in found:
         if OUTCOME_BEFORE_RE.search(low, max(0, m.start() - 40), m.start()):
             paren = _PAREN_AFTER_RE.match(low, m.end())
             not_malignant.append((m.start(), paren.end() if paren else m.end()))
     hits = [
         m
-        for m in MALIGNANCY_RE.finditer(low)
+        for m in found
         if not is_negated(text, m.start()) and not any(lo <= m.start() < hi for lo, hi in not_malignant)
     ]
     hits.extend(THERAPY_COMPLICATION_RE.finditer(low))

@@ -144,12 +144,12 @@ DRUG_PARTICLE_RE = re.compile(
     r"drug[- ]eluting|tumou?r[- ]penetrating)\b",
     _I,
 )
-# "research on interactions between portal hypertension and microparticles": the vesicles are what is studied
 # "Impact of Mindfulness-Based Cognitive Therapy and ... Interventions on Extracellular Vesicles": the vesicles are
 # the outcome of what is given, however long its name (MEASURE_BEFORE_RE sees only the last 40 characters)
 EFFECT_ON_BEFORE_RE = re.compile(
     r"\b(?:effects?|impacts?|influence) of\b[^.;:]{1,120}?\bon\s+(?:the\s+)?(?:circulating\s+|plasma\s+|serum\s+)?$", _I
 )
+# "research on interactions between portal hypertension and microparticles": the vesicles are what is studied
 RELATION_BEFORE_RE = re.compile(
     r"\b(?:interactions?|relationships?|relations?|associations?|correlations?|links?)\s+between\s+"
     r"(?:[\w-]+\s+){1,4}and\s+$",

@@ -5,6 +5,7 @@ Pure, total (never raises on thin or odd records) and explainable. Imports ``mon
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -111,7 +112,8 @@ def _source(cls: str, product: ProductDecision, segments: Sequence[Segment]) -> 
         if tissue:
             words = tissue[0].seg.text[tissue[0].start : tissue[0].end]
             return "msc_perinatal" if lx.SRC_PERINATAL_RE.search(words) else "blood", (tissue[0].evidence,)
-        return _tumour_product(segments) or _blood_test(segments) or (
+        early = sorted((s for s in segments if not s.control and s.tier <= TIER_SUMMARY), key=lambda s: s.tier)
+        return _tumour_product(early) or _blood_test(early) or (
             "other",
             (Evidence("product_class", "no EV, secretome or cell product: source 'other'"),),
         )
@@ -131,24 +133,31 @@ def _source(cls: str, product: ProductDecision, segments: Sequence[Segment]) -> 
     return found
 
 
-def _tumour_product(segments: Sequence[Segment]) -> tuple[str, tuple[Evidence, ...]] | None:
-    """An `other` product made from the patient's tumour (lysate, heat-shock-protein complex): source tumor_cell."""
-    for seg in sorted((s for s in segments if not s.control and s.tier <= TIER_SUMMARY), key=lambda s: s.tier):
-        m = lx.TUMOR_PRODUCT_RE.search(seg.text)
-        if m and not is_negated(seg.text, m.start()):
-            return "tumor_cell", (Evidence(seg.field, snippet(seg.text, m.start(), m.end())),)
-    return None
+def _tumour_product(early: Sequence[Segment]) -> tuple[str, tuple[Evidence, ...]] | None:
+    """An `other` product made from the patient's tumour (lysate, heat-shock-protein complex): source tumor_cell.
+
+    ``early``: the record's non-control interventions, arms, titles and summary, in tier order (as for _blood_test).
+    """
+    found = _first_match(lx.TUMOR_PRODUCT_RE, early, skip_negated=True)
+    return ("tumor_cell", found) if found else None
 
 
-def _blood_test(segments: Sequence[Segment]) -> tuple[str, tuple[Evidence, ...]] | None:
+def _blood_test(early: Sequence[Segment]) -> tuple[str, tuple[Evidence, ...]] | None:
     """An `other` record that tests blood ("cell-free DNA", "liquid biopsy") and names no other fluid: blood."""
-    early = sorted((s for s in segments if not s.control and s.tier <= TIER_SUMMARY), key=lambda s: s.tier)
     if any(lx.NOT_BLOOD_TEST_RE.search(s.text) for s in early):
         return None
-    for seg in early:
-        m = lx.BLOOD_TEST_RE.search(seg.text)
-        if m:
-            return "blood", (Evidence(seg.field, snippet(seg.text, m.start(), m.end())),)
+    found = _first_match(lx.BLOOD_TEST_RE, early)
+    return ("blood", found) if found else None
+
+
+def _first_match(
+    pattern: re.Pattern[str], segments: Sequence[Segment], *, skip_negated: bool = False
+) -> tuple[Evidence, ...] | None:
+    """Evidence of the first segment in which the pattern matches (not negated, when asked)."""
+    for seg in segments:
+        m = pattern.search(seg.text)
+        if m and not (skip_negated and is_negated(seg.text, m.start())):
+            return (Evidence(seg.field, snippet(seg.text, m.start(), m.end())),)
     return None
 
 
@@ -198,10 +207,9 @@ def _fluid_next_to_vesicles(product: ProductDecision) -> tuple[str, tuple[Eviden
 
 def _fluid(segments: Sequence[Segment]) -> tuple[str, tuple[Evidence, ...]]:
     for name, pattern in _FLUIDS:
-        for seg in segments:
-            m = pattern.search(seg.text)
-            if m:
-                return name, (Evidence(seg.field, snippet(seg.text, m.start(), m.end())),)
+        found = _first_match(pattern, segments)
+        if found:
+            return name, found
     return "unknown", (Evidence("product_class", "fluid measured not named"),)
 
 
